@@ -1,0 +1,289 @@
+/**
+ * The stack configuration, read once into a typed object. Pure: it takes the flat map of
+ * `namespace:key` to string that Pulumi hands the program (`pulumi.runtime.allConfig()`), so
+ * the local runner can build the same object from a `Pulumi.<stack>.yaml` file.
+ */
+import { CONTAINER_NAMES, ContainerName, APP_PORTS } from "./containers";
+import { validateFargateSize } from "./fargate";
+import {
+  HealthCheckPolicy,
+  defaultAppHealthCheck,
+  defaultDatabasesHealthCheck,
+  validateHealthCheck,
+} from "./healthCheck";
+
+export type Platform = "linux/amd64" | "linux/arm64";
+export const PLATFORMS: readonly Platform[] = ["linux/amd64", "linux/arm64"];
+
+/** Fargate's `runtimePlatform.cpuArchitecture` for each image platform. */
+export const CPU_ARCHITECTURES: Readonly<Record<Platform, "X86_64" | "ARM64">> = {
+  "linux/amd64": "X86_64",
+  "linux/arm64": "ARM64",
+};
+
+/** Per-container settings from the structured keys `aura:databases`, `aura:api-gateway`, ... */
+export interface ContainerConfig {
+  /** A prebuilt image reference to run instead of building `containers/<name>`. */
+  readonly image?: string;
+  readonly healthCheck: HealthCheckPolicy;
+  /** Seconds between SIGTERM and SIGKILL (Fargate allows at most 120). */
+  readonly stopTimeout: number;
+  /** Seconds dependents wait for this container to reach their condition (Fargate 2-120); unset: no limit. */
+  readonly startTimeout?: number;
+}
+
+export interface AuraConfig {
+  readonly stack: string;
+  readonly region: string;
+  readonly platform: Platform;
+  readonly cpu: number;
+  readonly memory: number;
+  readonly logRetentionDays: number;
+  /** ECR repositories are named `<repositoryPrefix>-<container>`. */
+  readonly repositoryPrefix: string;
+  readonly containers: Readonly<Record<ContainerName, ContainerConfig>>;
+}
+
+/**
+ * The scalar keys, their defaults and what they allow. `Pulumi.yaml` declares the same keys
+ * and defaults (a test keeps the two equal); the program applies them itself so that it does
+ * not depend on the CLI having done so.
+ */
+export const SCALAR_DEFAULTS = {
+  platform: "linux/amd64",
+  cpu: 1024,
+  memory: 3072,
+  logRetentionDays: 30,
+  repositoryPrefix: "aura",
+} as const;
+
+/** The retention periods CloudWatch Logs accepts. */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+  3288, 3653,
+] as const;
+
+/** Keys allowed inside `aura:<container>`. */
+export const CONTAINER_KEYS = [
+  "image",
+  "command",
+  "interval",
+  "timeout",
+  "retries",
+  "startPeriod",
+  "stopTimeout",
+  "startTimeout",
+] as const;
+
+/** The default stop timeouts: the databases get Fargate's maximum to flush and shut down cleanly. */
+export const DEFAULT_STOP_TIMEOUT: Readonly<Record<ContainerName, number>> = {
+  databases: 120,
+  "api-gateway": 30,
+  "service-desk-host": 30,
+};
+
+/** Thrown with every problem found, one per line, before anything is registered. */
+export class ConfigError extends Error {
+  constructor(readonly problems: readonly string[]) {
+    super(`Invalid stack configuration:\n  - ${problems.join("\n  - ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+const NAMESPACE = "aura";
+const KNOWN_KEYS = new Set<string>([...Object.keys(SCALAR_DEFAULTS), ...CONTAINER_NAMES]);
+
+/** A name[:tag][@digest] reference such as `123.dkr.ecr.us-east-2.amazonaws.com/aura-databases@sha256:...`. */
+const IMAGE_REFERENCE =
+  /^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?\/)?[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+
+export function isImageReference(value: string): boolean {
+  return value.length <= 255 && IMAGE_REFERENCE.test(value) && !value.endsWith(":latest");
+}
+
+export function defaultHealthCheck(name: ContainerName): HealthCheckPolicy {
+  return name === "databases" ? defaultDatabasesHealthCheck() : defaultAppHealthCheck(APP_PORTS[name]);
+}
+
+/**
+ * Reads and validates the stack's configuration. Throws a ConfigError listing every problem;
+ * each names the key, the value given and what is allowed.
+ */
+export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: string): AuraConfig {
+  const problems: string[] = [];
+  const reader = new Reader(raw, problems);
+
+  for (const fullKey of Object.keys(raw)) {
+    const [namespace, key] = splitKey(fullKey);
+    if (namespace === NAMESPACE && !KNOWN_KEYS.has(key)) {
+      problems.push(
+        `${fullKey} is not a known setting: known keys are ${[...KNOWN_KEYS].map((k) => `aura:${k}`).join(", ")}`,
+      );
+    }
+  }
+
+  const platform = reader.oneOf("platform", PLATFORMS, SCALAR_DEFAULTS.platform);
+  const cpu = reader.integer("cpu", SCALAR_DEFAULTS.cpu);
+  const memory = reader.integer("memory", SCALAR_DEFAULTS.memory);
+  if (cpu !== undefined && memory !== undefined) problems.push(...validateFargateSize(cpu, memory));
+  const logRetentionDays = reader.oneOf(
+    "logRetentionDays",
+    LOG_RETENTION_DAYS,
+    SCALAR_DEFAULTS.logRetentionDays,
+  );
+  const repositoryPrefix = reader.string("repositoryPrefix", SCALAR_DEFAULTS.repositoryPrefix);
+  if (!/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/.test(repositoryPrefix)) {
+    problems.push(
+      `aura:repositoryPrefix = ${JSON.stringify(repositoryPrefix)} is not a valid ECR repository name prefix: use lowercase letters, digits and single . _ - between them`,
+    );
+  }
+
+  const containers = Object.fromEntries(
+    CONTAINER_NAMES.map((name) => [name, readContainer(reader, name, problems)]),
+  ) as Record<ContainerName, ContainerConfig>;
+
+  const region = raw["aws:region"];
+  if (region === undefined || region === "") {
+    problems.push("aws:region is not set: set it with `pulumi config set aws:region us-east-2`");
+  }
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return {
+    stack,
+    region,
+    platform: platform as Platform,
+    cpu: cpu!,
+    memory: memory!,
+    logRetentionDays: logRetentionDays as number,
+    repositoryPrefix,
+    containers,
+  };
+}
+
+function readContainer(reader: Reader, name: ContainerName, problems: string[]): ContainerConfig {
+  const key = `aura:${name}`;
+  const settings = reader.object(name);
+  for (const field of Object.keys(settings)) {
+    if (!(CONTAINER_KEYS as readonly string[]).includes(field)) {
+      problems.push(
+        `${key}.${field} is not a known setting: allowed keys are ${CONTAINER_KEYS.join(", ")}`,
+      );
+    }
+  }
+  const defaults = defaultHealthCheck(name);
+  const number = (field: (typeof CONTAINER_KEYS)[number], fallback: number | undefined) => {
+    const value = settings[field];
+    if (value === undefined) return fallback;
+    if (typeof value !== "number" || !Number.isInteger(value)) {
+      problems.push(`${key}.${field} = ${JSON.stringify(value)} must be a whole number of seconds`);
+      return fallback;
+    }
+    return value;
+  };
+
+  let command = defaults.command;
+  if (settings.command !== undefined) {
+    const given = settings.command;
+    if (!Array.isArray(given) || given.some((part) => typeof part !== "string")) {
+      problems.push(
+        `${key}.command = ${JSON.stringify(given)} must be a list of strings starting with "CMD" or "CMD-SHELL"`,
+      );
+    } else {
+      command = given as string[];
+    }
+  }
+  const healthCheck: HealthCheckPolicy = {
+    command,
+    interval: number("interval", defaults.interval)!,
+    timeout: number("timeout", defaults.timeout)!,
+    retries: number("retries", defaults.retries)!,
+    startPeriod: number("startPeriod", defaults.startPeriod)!,
+  };
+  problems.push(...validateHealthCheck(healthCheck, key).map((problem) => problem.message));
+
+  const stopTimeout = number("stopTimeout", DEFAULT_STOP_TIMEOUT[name])!;
+  if (stopTimeout < 2 || stopTimeout > 120) {
+    problems.push(
+      `${key}.stopTimeout = ${stopTimeout} is out of range: Fargate allows 2-120 seconds`,
+    );
+  }
+  const startTimeout = number("startTimeout", undefined);
+  if (startTimeout !== undefined && (startTimeout < 2 || startTimeout > 120)) {
+    problems.push(
+      `${key}.startTimeout = ${startTimeout} is out of range: Fargate allows 2-120 seconds`,
+    );
+  }
+
+  let image: string | undefined;
+  if (settings.image !== undefined) {
+    if (typeof settings.image !== "string" || !isImageReference(settings.image)) {
+      problems.push(
+        `${key}.image = ${JSON.stringify(settings.image)} is not an image reference: expected registry/repository:tag or registry/repository@sha256:<64 hex>, never :latest`,
+      );
+    } else {
+      image = settings.image;
+    }
+  }
+  return { image, healthCheck, stopTimeout, startTimeout };
+}
+
+function splitKey(fullKey: string): [string, string] {
+  const at = fullKey.indexOf(":");
+  return at < 0 ? ["", fullKey] : [fullKey.slice(0, at), fullKey.slice(at + 1)];
+}
+
+/** Reads `aura:` keys from the flat map, recording a problem for each bad value. */
+class Reader {
+  constructor(
+    private readonly raw: Readonly<Record<string, string>>,
+    private readonly problems: string[],
+  ) {}
+
+  private value(key: string): string | undefined {
+    return this.raw[`${NAMESPACE}:${key}`];
+  }
+
+  string(key: string, fallback: string): string {
+    return this.value(key) ?? fallback;
+  }
+
+  integer(key: string, fallback: number): number | undefined {
+    const text = this.value(key);
+    if (text === undefined) return fallback;
+    if (!/^-?\d+$/.test(text.trim())) {
+      this.problems.push(`${NAMESPACE}:${key} = ${JSON.stringify(text)} must be a whole number`);
+      return undefined;
+    }
+    return Number(text);
+  }
+
+  oneOf<T extends string | number>(key: string, allowed: readonly T[], fallback: T): T | undefined {
+    const text = this.value(key);
+    if (text === undefined) return fallback;
+    const match = allowed.find((option) => String(option) === text.trim());
+    if (match === undefined) {
+      this.problems.push(
+        `${NAMESPACE}:${key} = ${JSON.stringify(text)} is not allowed: choose one of ${allowed.join(", ")}`,
+      );
+    }
+    return match;
+  }
+
+  object(key: string): Record<string, unknown> {
+    const text = this.value(key);
+    if (text === undefined || text.trim() === "") return {};
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+      this.problems.push(
+        `${NAMESPACE}:${key} = ${JSON.stringify(text)} must be an object with keys ${CONTAINER_KEYS.join(", ")}`,
+      );
+      return {};
+    }
+    return parsed as Record<string, unknown>;
+  }
+}

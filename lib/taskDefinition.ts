@@ -1,0 +1,182 @@
+/**
+ * The one source of truth for the task's containers: the ECS container definitions the Pulumi
+ * program registers and the local runner starts. Pure: images, logs and secrets come in as values.
+ */
+import {
+  APP_PORTS,
+  CONTAINER_NAMES,
+  ContainerName,
+  DATABASE_NAME,
+  DATABASE_PORTS,
+  DATABASE_USER,
+  TASK_LOCAL_HOST,
+} from "./containers";
+import { AuraConfig } from "./config";
+
+/** The names operators already use, derived from the stack. */
+export interface ResourceNames {
+  readonly cluster: string;
+  readonly service: string;
+  readonly family: string;
+  readonly logGroup: string;
+  readonly repositories: Readonly<Record<ContainerName, string>>;
+}
+
+export function resourceNames(stack: string, repositoryPrefix = "aura"): ResourceNames {
+  return {
+    cluster: `aura-${stack}-cluster`,
+    service: `aura-${stack}-service`,
+    family: `aura-app-${stack}`,
+    logGroup: `/ecs/aura-app-${stack}`,
+    repositories: {
+      databases: `${repositoryPrefix}-databases`,
+      "api-gateway": `${repositoryPrefix}-api-gateway`,
+      "service-desk-host": `${repositoryPrefix}-service-desk-host`,
+    },
+  };
+}
+
+/** A name/value pair in ECS's shape. */
+export interface KeyValuePair {
+  readonly name: string;
+  readonly value: string;
+}
+
+/** A secret in ECS's shape: `valueFrom` is a Secrets Manager ARN (optionally `:json-key::`) or SSM parameter. */
+export interface SecretRef {
+  readonly name: string;
+  readonly valueFrom: string;
+}
+
+export type DependencyCondition = "START" | "COMPLETE" | "SUCCESS" | "HEALTHY";
+
+/** The subset of ECS's `ContainerDefinition` this product uses, with ECS's field names. */
+export interface ContainerDefinition {
+  name: string;
+  image: string;
+  essential: boolean;
+  portMappings: { containerPort: number; hostPort: number; protocol: "tcp" }[];
+  environment: KeyValuePair[];
+  secrets?: SecretRef[];
+  healthCheck: {
+    command: string[];
+    interval: number;
+    timeout: number;
+    retries: number;
+    startPeriod: number;
+  };
+  dependsOn?: { containerName: string; condition: DependencyCondition }[];
+  startTimeout?: number;
+  stopTimeout: number;
+  logConfiguration: {
+    logDriver: "awslogs";
+    options: Record<string, string>;
+  };
+}
+
+/** Where the awslogs driver sends each container's output. */
+export interface LogTarget {
+  readonly group: string;
+  readonly region: string;
+}
+
+/** The secrets each container receives, by environment variable name. */
+export type ContainerSecrets = Partial<Record<ContainerName, readonly SecretRef[]>>;
+
+/** The environment variables holding secrets; their values only ever arrive through `secrets`. */
+export const SECRET_VARIABLES: Readonly<Record<ContainerName, readonly string[]>> = {
+  databases: ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"],
+  "api-gateway": [],
+  "service-desk-host": ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"],
+};
+
+const DATABASE_SETTINGS: Record<string, string> = {
+  POSTGRES_USER: DATABASE_USER,
+  POSTGRES_DB: DATABASE_NAME,
+  MONGO_USER: DATABASE_USER,
+  MONGO_DB: DATABASE_NAME,
+};
+
+/** Plain (non-secret) environment per container. Always 127.0.0.1, never localhost. */
+export function containerEnvironment(name: ContainerName): KeyValuePair[] {
+  const variables: Record<string, string> =
+    name === "databases"
+      ? { ...DATABASE_SETTINGS }
+      : name === "api-gateway"
+        ? {
+            HOST: "0.0.0.0",
+            PORT: String(APP_PORTS["api-gateway"]),
+            SERVICE_DESK_URL: `http://${TASK_LOCAL_HOST}:${APP_PORTS["service-desk-host"]}`,
+            UPSTREAM_TIMEOUT_SECONDS: "10",
+          }
+        : {
+            HOST: "0.0.0.0",
+            PORT: String(APP_PORTS["service-desk-host"]),
+            ...DATABASE_SETTINGS,
+            POSTGRES_HOST: TASK_LOCAL_HOST,
+            POSTGRES_PORT: String(DATABASE_PORTS.postgres),
+            REDIS_HOST: TASK_LOCAL_HOST,
+            REDIS_PORT: String(DATABASE_PORTS.redis),
+            MONGO_HOST: TASK_LOCAL_HOST,
+            MONGO_PORT: String(DATABASE_PORTS.mongodb),
+          };
+  return Object.entries(variables)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([key, value]) => ({ name: key, value }));
+}
+
+/** The apps wait for the databases to be HEALTHY; the databases wait for nothing. */
+export function containerDependencies(
+  name: ContainerName,
+): { containerName: string; condition: DependencyCondition }[] {
+  return name === "databases" ? [] : [{ containerName: "databases", condition: "HEALTHY" }];
+}
+
+/** Builds the ECS container definition of `name` from the stack's settings. */
+export function containerDefinition(
+  name: ContainerName,
+  config: AuraConfig,
+  image: string,
+  logs: LogTarget,
+  secrets: readonly SecretRef[] = [],
+): ContainerDefinition {
+  const settings = config.containers[name];
+  const { command, interval, timeout, retries, startPeriod } = settings.healthCheck;
+  const dependsOn = containerDependencies(name);
+  const definition: ContainerDefinition = {
+    name,
+    image,
+    essential: true,
+    portMappings:
+      name === "api-gateway"
+        ? [{ containerPort: APP_PORTS[name], hostPort: APP_PORTS[name], protocol: "tcp" }]
+        : [],
+    environment: containerEnvironment(name),
+    healthCheck: { command: [...command], interval, timeout, retries, startPeriod },
+    stopTimeout: settings.stopTimeout,
+    logConfiguration: {
+      logDriver: "awslogs",
+      options: {
+        "awslogs-group": logs.group,
+        "awslogs-region": logs.region,
+        "awslogs-stream-prefix": name,
+      },
+    },
+  };
+  if (secrets.length > 0) definition.secrets = secrets.map((secret) => ({ ...secret }));
+  if (dependsOn.length > 0) definition.dependsOn = dependsOn;
+  if (settings.startTimeout !== undefined) definition.startTimeout = settings.startTimeout;
+  return definition;
+}
+
+/** All three definitions, in dependency order (databases first). */
+export function taskContainerDefinitions(
+  config: AuraConfig,
+  images: Readonly<Record<ContainerName, string>>,
+  logs: LogTarget,
+  secrets: ContainerSecrets = {},
+): ContainerDefinition[] {
+  return CONTAINER_NAMES.map((name) =>
+    containerDefinition(name, config, images[name], logs, secrets[name] ?? []),
+  );
+}
