@@ -20,3 +20,28 @@ export const DATABASE_NAME = "aura";
 export function isContainerName(name: string): name is ContainerName {
   return (CONTAINER_NAMES as readonly string[]).includes(name);
 }
+
+/**
+ * Fixed users and data directories baked into the images, so that volumes (EFS access points)
+ * can be created with the right POSIX owner before the image ever runs.
+ */
+export const APP_USER = { name: "aura", uid: 10000, gid: 10000 } as const;
+export const DATA_DIRECTORIES = {
+  postgres: { path: "/var/lib/aura/postgres", uid: 10001, gid: 10001 },
+  redis: { path: "/var/lib/aura/redis", uid: 10002, gid: 10002 },
+  mongodb: { path: "/var/lib/aura/mongodb", uid: 10003, gid: 10003 },
+} as const;
+
+/**
+ * The executables each image declares for health checks (its `org.aura.tools` label holds the
+ * same list). A health check may only call these: the original loop came from checks that
+ * called curl and mongosh in images that had neither.
+ */
+export const IMAGE_TOOLS: Readonly<Record<ContainerName, readonly string[]>> = {
+  databases: ["/usr/local/bin/aura-db-healthcheck", "pg_isready", "psql", "redis-cli", "mongosh"],
+  "api-gateway": ["python3"],
+  "service-desk-host": ["python3"],
+};
+
+/** The label, on the image and on the container definition, that declares `IMAGE_TOOLS`. */
+export const TOOLS_LABEL = "org.aura.tools";

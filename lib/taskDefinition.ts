@@ -9,7 +9,9 @@ import {
   DATABASE_NAME,
   DATABASE_PORTS,
   DATABASE_USER,
+  IMAGE_TOOLS,
   TASK_LOCAL_HOST,
+  TOOLS_LABEL,
 } from "./containers";
 import { AuraConfig } from "./config";
 
@@ -72,6 +74,8 @@ export interface ContainerDefinition {
     logDriver: "awslogs";
     options: Record<string, string>;
   };
+  /** Carries `org.aura.tools`, the executables the image declares, for the policy pack. */
+  dockerLabels: Record<string, string>;
 }
 
 /** Where the awslogs driver sends each container's output. */
@@ -162,6 +166,7 @@ export function containerDefinition(
         "awslogs-stream-prefix": name,
       },
     },
+    dockerLabels: { [TOOLS_LABEL]: IMAGE_TOOLS[name].join(",") },
   };
   if (secrets.length > 0) definition.secrets = secrets.map((secret) => ({ ...secret }));
   if (dependsOn.length > 0) definition.dependsOn = dependsOn;
