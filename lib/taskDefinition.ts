@@ -13,7 +13,7 @@ import {
   TASK_LOCAL_HOST,
   TOOLS_LABEL,
 } from "./containers";
-import { AuraConfig } from "./config";
+import { AuraConfig, ContainerConfig } from "./config";
 
 /** The names operators already use, derived from the stack. */
 export interface ResourceNames {
@@ -139,12 +139,11 @@ export function containerDependencies(
 /** Builds the ECS container definition of `name` from the stack's settings. */
 export function containerDefinition(
   name: ContainerName,
-  config: AuraConfig,
+  settings: ContainerConfig,
   image: string,
   logs: LogTarget,
   secrets: readonly SecretRef[] = [],
 ): ContainerDefinition {
-  const settings = config.containers[name];
   const { command, interval, timeout, retries, startPeriod } = settings.healthCheck;
   const dependsOn = containerDependencies(name);
   const definition: ContainerDefinition = {
@@ -182,6 +181,6 @@ export function taskContainerDefinitions(
   secrets: ContainerSecrets = {},
 ): ContainerDefinition[] {
   return CONTAINER_NAMES.map((name) =>
-    containerDefinition(name, config, images[name], logs, secrets[name] ?? []),
+    containerDefinition(name, config.containers[name], images[name], logs, secrets[name] ?? []),
   );
 }

@@ -1,0 +1,165 @@
+import * as path from "path";
+import * as aws from "@pulumi/aws";
+import * as dockerBuild from "@pulumi/docker-build";
+import * as pulumi from "@pulumi/pulumi";
+import { ContainerConfig, Platform } from "../lib/config";
+import { ContainerName } from "../lib/containers";
+import { contextDigest } from "../lib/contextDigest";
+import { HealthCheckPolicy, HealthCheckTimeline, healthCheckTimeline } from "../lib/healthCheck";
+import { ContainerDefinition, SecretRef, containerDefinition } from "../lib/taskDefinition";
+
+/** Where the `containers/<name>` build contexts live. */
+export const CONTAINERS_DIR = path.resolve(__dirname, "..", "containers");
+
+/** How many images each repository keeps; older ones expire (the running one is always newer). */
+export const IMAGES_KEPT = 20;
+
+/** The tag that holds the registry build cache; it is the only tag ever overwritten. */
+export const CACHE_TAG = "buildcache";
+
+export interface AuraContainerArgs {
+  /** The container's validated stack settings: health check, stop/start timeouts, prebuilt image. */
+  readonly settings: ContainerConfig;
+  /** Platform the image is built for; the task's cpuArchitecture follows it. */
+  readonly platform: Platform;
+  /** ECR repository to create and push to. Unused when `settings.image` names a prebuilt image. */
+  readonly repositoryName: string;
+  /** Build context. @default `containers/<container name>` */
+  readonly context?: string;
+  /** awslogs destination. */
+  readonly logGroup: pulumi.Input<string>;
+  readonly region: pulumi.Input<string>;
+  /** Secrets to inject with `valueFrom`. @default none */
+  readonly secrets?: pulumi.Input<SecretRef[]>;
+  /** Tags for the ECR repository. @default none */
+  readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
+}
+
+/** Each container's component type: a state identity, renamed only with `aliases`. */
+export const CONTAINER_TYPES: Readonly<Record<ContainerName, string>> = {
+  databases: "aura:containers:Databases",
+  "api-gateway": "aura:containers:ApiGateway",
+  "service-desk-host": "aura:containers:ServiceDeskHost",
+};
+
+/**
+ * One container of the Aura task: its image (built for the stack's platform and pushed to its
+ * own ECR repository, or a prebuilt reference), its health-check policy, and the ECS container
+ * definition that runs the digest-pinned image.
+ */
+export class AuraContainer extends pulumi.ComponentResource {
+  /** The image the task runs: digest-pinned when built here. */
+  public readonly imageRef: pulumi.Output<string>;
+  public readonly definition: pulumi.Output<ContainerDefinition>;
+  public readonly healthCheck: HealthCheckPolicy;
+  public readonly timeline: HealthCheckTimeline;
+  public readonly repository?: aws.ecr.Repository;
+  public readonly image?: dockerBuild.Image;
+
+  constructor(
+    public readonly containerName: ContainerName,
+    name: string,
+    args: AuraContainerArgs,
+    opts?: pulumi.ComponentResourceOptions,
+  ) {
+    super(CONTAINER_TYPES[containerName], name, {}, opts);
+    this.healthCheck = args.settings.healthCheck;
+    this.timeline = healthCheckTimeline(this.healthCheck);
+
+    if (args.settings.image !== undefined) {
+      this.imageRef = pulumi.output(args.settings.image);
+    } else {
+      this.repository = this.createRepository(name, args);
+      this.image = this.buildImage(name, args, this.repository);
+      this.imageRef = this.image.ref;
+    }
+
+    this.definition = pulumi
+      .all([this.imageRef, args.logGroup, args.region, args.secrets ?? []])
+      .apply(([image, group, region, secrets]) =>
+        containerDefinition(containerName, args.settings, image, { group, region }, secrets),
+      );
+
+    this.registerOutputs({ imageRef: this.imageRef, definition: this.definition });
+  }
+
+  private createRepository(name: string, args: AuraContainerArgs): aws.ecr.Repository {
+    const repository = new aws.ecr.Repository(
+      `${name}-repository`,
+      {
+        name: args.repositoryName,
+        imageScanningConfiguration: { scanOnPush: true },
+        // Tags stay movable for the build cache; no deploy reads a tag: the task runs `ref`,
+        // which is pinned to the digest that was pushed.
+        imageTagMutability: "MUTABLE",
+        encryptionConfigurations: [{ encryptionType: "AES256" }],
+        tags: args.tags,
+      },
+      { parent: this },
+    );
+    new aws.ecr.LifecyclePolicy(
+      `${name}-lifecycle`,
+      {
+        repository: repository.name,
+        policy: JSON.stringify(lifecyclePolicy()),
+      },
+      { parent: this },
+    );
+    return repository;
+  }
+
+  private buildImage(
+    name: string,
+    args: AuraContainerArgs,
+    repository: aws.ecr.Repository,
+  ): dockerBuild.Image {
+    const context = args.context ?? path.join(CONTAINERS_DIR, this.containerName);
+    const auth = aws.ecr.getAuthorizationTokenOutput(
+      { registryId: repository.registryId },
+      { parent: this },
+    );
+    const cacheRef = pulumi.interpolate`${repository.repositoryUrl}:${CACHE_TAG}`;
+    return new dockerBuild.Image(
+      `${name}-image`,
+      {
+        context: { location: context },
+        platforms: [args.platform as dockerBuild.Platform],
+        // The tag names what was built: the context's content and the platform.
+        tags: [
+          pulumi.interpolate`${repository.repositoryUrl}:${contextDigest(context, args.platform)}`,
+        ],
+        // A brand-new stack has no repository URL during preview, and docker-build refuses to
+        // push to unknown tags (pulumi-docker-build#251); the maintainers' fix (#252) is to push
+        // only on update. The build still runs and pushes on `pulumi up`.
+        push: !pulumi.runtime.isDryRun(),
+        buildOnPreview: false,
+        registries: [
+          {
+            address: repository.repositoryUrl,
+            username: auth.userName,
+            password: pulumi.secret(auth.password),
+          },
+        ],
+        cacheFrom: [{ registry: { ref: cacheRef } }],
+        cacheTo: [
+          { registry: { ref: cacheRef, imageManifest: true, ociMediaTypes: true, mode: "max" } },
+        ],
+      },
+      { parent: this },
+    );
+  }
+}
+
+/** Keeps the newest images; the build cache, rewritten by every build, is always among them. */
+export function lifecyclePolicy(): object {
+  return {
+    rules: [
+      {
+        rulePriority: 1,
+        description: `Keep the ${IMAGES_KEPT} newest images`,
+        selection: { tagStatus: "any", countType: "imageCountMoreThan", countNumber: IMAGES_KEPT },
+        action: { type: "expire" },
+      },
+    ],
+  };
+}

@@ -1,0 +1,54 @@
+import * as pulumi from "@pulumi/pulumi";
+import { AuraContainer } from "./components/auraContainer";
+import { AuraService } from "./components/auraService";
+import { Credentials } from "./components/credentials";
+import { parseAuraConfig } from "./lib/config";
+import { CONTAINER_NAMES, ContainerName } from "./lib/containers";
+import { serviceGracePeriod } from "./lib/service";
+import { resourceNames } from "./lib/taskDefinition";
+
+// Every value is checked here, before a single resource is registered.
+const config = parseAuraConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+const names = resourceNames(config.stack, config.repositoryPrefix);
+const tags = { project: "aura", stack: config.stack };
+
+const credentials = new Credentials("aura-credentials", {
+  secretName: `aura-${config.stack}-database-credentials`,
+  tags,
+});
+
+const containers = Object.fromEntries(
+  CONTAINER_NAMES.map((name) => [
+    name,
+    new AuraContainer(name, `aura-${name}`, {
+      settings: config.containers[name],
+      platform: config.platform,
+      repositoryName: names.repositories[name],
+      logGroup: names.logGroup,
+      region: config.region,
+      secrets: credentials.containerSecrets.apply((secrets) => [...(secrets[name] ?? [])]),
+      tags,
+    }),
+  ]),
+) as Record<ContainerName, AuraContainer>;
+
+const service = new AuraService("aura", {
+  names,
+  containerDefinitions: pulumi.all(CONTAINER_NAMES.map((name) => containers[name].definition)),
+  platform: config.platform,
+  cpu: config.cpu,
+  memory: config.memory,
+  logRetentionDays: config.logRetentionDays,
+  healthCheckGracePeriodSeconds: serviceGracePeriod(config.containers),
+  repositoryArns: CONTAINER_NAMES.flatMap((name) => containers[name].repository?.arn ?? []),
+  secretArns: [credentials.secret.arn],
+  tags,
+});
+
+export const url = service.url;
+export const clusterName = service.cluster.name;
+export const serviceName = service.serviceName;
+export const logGroupName = service.logGroup.name;
+export const imageRefs = Object.fromEntries(
+  CONTAINER_NAMES.map((name) => [name, containers[name].imageRef]),
+);

@@ -1,0 +1,143 @@
+/**
+ * The one mocks helper: runs the Pulumi program under `setMocks` with a stack's config and
+ * records every resource it registers, so tests assert exact inputs. The cloud is the only
+ * thing mocked.
+ */
+import * as crypto from "crypto";
+import * as path from "path";
+import * as pulumi from "@pulumi/pulumi";
+import { readStackConfig } from "../lib/stackFile";
+
+export const ACCOUNT = "123456789012";
+export const REGISTRY_PASSWORD = "ecr-token-password";
+
+export interface RecordedResource {
+  readonly type: string;
+  readonly name: string;
+  readonly inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  readonly parent?: string;
+}
+
+export interface ProgramRun {
+  readonly resources: RecordedResource[];
+  readonly outputs: Record<string, unknown>;
+  /** The one resource of `type` named `name`, or the only one of `type`. Throws otherwise. */
+  one(type: string, name?: string): RecordedResource;
+  all(type: string): RecordedResource[];
+}
+
+function fakeDigest(text: string): string {
+  return `sha256:${crypto.createHash("sha256").update(text).digest("hex")}`;
+}
+
+/** What AWS (or awsx) would report for each resource type, on top of its inputs. */
+function cloudState(args: pulumi.runtime.MockResourceArgs, region: string): Record<string, unknown> {
+  const { inputs, name, type } = args;
+  const arn = (service: string, resource: string) =>
+    `arn:aws:${service}:${region}:${ACCOUNT}:${resource}`;
+  switch (type) {
+    case "aws:ecr/repository:Repository":
+      return {
+        arn: arn("ecr", `repository/${inputs.name}`),
+        registryId: ACCOUNT,
+        repositoryUrl: `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${inputs.name}`,
+      };
+    case "docker-build:index:Image": {
+      const tag: string = inputs.tags?.[0] ?? `${name}:latest`;
+      const digest = fakeDigest(tag);
+      return { digest, ref: `${tag.replace(/:[^:/]+$/, "")}@${digest}`, contextHash: "ctx" };
+    }
+    case "aws:cloudwatch/logGroup:LogGroup":
+      return { arn: arn("logs", `log-group:${inputs.name}`) };
+    case "aws:iam/role:Role":
+      return { arn: `arn:aws:iam::${ACCOUNT}:role/${name}`, name };
+    case "aws:ecs/taskDefinition:TaskDefinition":
+      return { arn: arn("ecs", `task-definition/${inputs.family}:1`), revision: 1 };
+    case "aws:ecs/cluster:Cluster":
+      return { arn: arn("ecs", `cluster/${inputs.name}`) };
+    case "aws:secretsmanager/secret:Secret":
+      return { arn: arn("secretsmanager", `secret:${inputs.name}-AbCdEf`) };
+    case "random:index/randomPassword:RandomPassword":
+      return { result: `generated-${name}` };
+    case "awsx:lb:ApplicationLoadBalancer":
+      return {
+        loadBalancer: { dnsName: `${name}-123.${region}.elb.amazonaws.com` },
+        defaultTargetGroup: { arn: arn("elasticloadbalancing", `targetgroup/${name}/abc`) },
+      };
+    case "awsx:ecs:FargateService":
+      return { service: { name: inputs.name } };
+    default:
+      return { arn: arn("mock", `${type}/${name}`) };
+  }
+}
+
+/**
+ * Runs `index.ts` for `stack` (config from `Pulumi.<stack>.yaml` plus `overrides`) and waits
+ * until every resource is registered.
+ */
+export async function runProgram(
+  options: { stack?: string; preview?: boolean; overrides?: Record<string, string> } = {},
+): Promise<ProgramRun> {
+  const stack = options.stack ?? "dev";
+  const config = { ...readStackConfig(stack), ...options.overrides };
+  const region = config["aws:region"] ?? "us-east-2";
+  const resources: RecordedResource[] = [];
+
+  pulumi.runtime.setAllConfig(config);
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        return { id: `${args.name}-id`, state: { ...args.inputs, ...cloudState(args, region) } };
+      },
+      call(args) {
+        switch (args.token) {
+          case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return { userName: "AWS", password: REGISTRY_PASSWORD, proxyEndpoint: "" };
+          case "aws:ec2/getVpc:getVpc":
+            return { id: "vpc-0default" };
+          case "aws:ec2/getSubnets:getSubnets":
+            return { ids: ["subnet-a", "subnet-b"] };
+          default:
+            return args.inputs;
+        }
+      },
+    },
+    "aura",
+    stack,
+    options.preview ?? false,
+  );
+
+  const entry = require.resolve(path.join(__dirname, "..", "index.ts"));
+  delete require.cache[entry];
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const program = require(entry) as Record<string, pulumi.Output<unknown>>;
+  const outputs = Object.fromEntries(
+    await Promise.all(
+      Object.entries(program).map(
+        async ([key, output]) => [key, await outputValue(pulumi.output(output))] as const,
+      ),
+    ),
+  );
+  // Registrations are asynchronous; let the last ones land.
+  await new Promise((resolve) => setTimeout(resolve, 10));
+
+  const all = (type: string) => resources.filter((resource) => resource.type === type);
+  return {
+    resources,
+    outputs,
+    all,
+    one(type, name) {
+      const matches = all(type).filter((resource) => name === undefined || resource.name === name);
+      if (matches.length !== 1) {
+        throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${matches.length}`);
+      }
+      return matches[0];
+    },
+  };
+}
+
+/** The value of an Output (undefined when it is unknown, as in a preview). */
+export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
+  return new Promise((resolve) => output.apply((value) => resolve(value)));
+}
