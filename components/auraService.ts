@@ -322,7 +322,11 @@ export function executionPolicy(
     statements.splice(1, 0, {
       Sid: "PullImages",
       Effect: "Allow",
-      Action: ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"],
+      Action: [
+        "ecr:BatchCheckLayerAvailability",
+        "ecr:BatchGetImage",
+        "ecr:GetDownloadUrlForLayer",
+      ],
       Resource: [...repositoryArns],
     });
   }

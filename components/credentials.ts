@@ -62,9 +62,10 @@ export class Credentials extends pulumi.ComponentResource {
       Object.fromEntries(
         CONTAINER_NAMES.map((container) => [
           container,
-          SECRET_VARIABLES[container].map(
-            (key): SecretRef => ({ name: key, valueFrom: `${arn}:${key}::` }),
-          ),
+          SECRET_VARIABLES[container].map((key): SecretRef => ({
+            name: key,
+            valueFrom: `${arn}:${key}::`,
+          })),
         ]),
       ),
     );

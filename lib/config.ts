@@ -59,8 +59,8 @@ export const SCALAR_DEFAULTS = {
 
 /** The retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [
-  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-  3288, 3653,
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
 ] as const;
 
 /** Keys allowed inside `aura:<container>`. */
@@ -102,7 +102,9 @@ export function isImageReference(value: string): boolean {
 }
 
 export function defaultHealthCheck(name: ContainerName): HealthCheckPolicy {
-  return name === "databases" ? defaultDatabasesHealthCheck() : defaultAppHealthCheck(APP_PORTS[name]);
+  return name === "databases"
+    ? defaultDatabasesHealthCheck()
+    : defaultAppHealthCheck(APP_PORTS[name]);
 }
 
 /**

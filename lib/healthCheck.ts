@@ -17,13 +17,14 @@ export interface HealthCheckPolicy {
 export type HealthCheckNumber = "interval" | "timeout" | "retries" | "startPeriod";
 
 /** ECS's documented ranges (RegisterTaskDefinition `HealthCheck`), inclusive, in seconds or counts. */
-export const ECS_HEALTH_CHECK_RANGES: Readonly<Record<HealthCheckNumber, { min: number; max: number }>> =
-  {
-    interval: { min: 5, max: 300 },
-    timeout: { min: 2, max: 60 },
-    retries: { min: 1, max: 10 },
-    startPeriod: { min: 0, max: 300 },
-  };
+export const ECS_HEALTH_CHECK_RANGES: Readonly<
+  Record<HealthCheckNumber, { min: number; max: number }>
+> = {
+  interval: { min: 5, max: 300 },
+  timeout: { min: 2, max: 60 },
+  retries: { min: 1, max: 10 },
+  startPeriod: { min: 0, max: 300 },
+};
 
 /** What ECS uses when a field is left out (startPeriod: off). */
 export const ECS_HEALTH_CHECK_DEFAULTS = { interval: 30, timeout: 5, retries: 3, startPeriod: 0 };
@@ -180,7 +181,9 @@ export interface HealthCheckTimeline {
  * The timeline Docker's cadence (which ECS follows) gives `policy`: probes `interval` apart,
  * failures inside `startPeriod` not counted, one success at any time making it HEALTHY.
  */
-export function healthCheckTimeline(policy: Omit<HealthCheckPolicy, "command">): HealthCheckTimeline {
+export function healthCheckTimeline(
+  policy: Omit<HealthCheckPolicy, "command">,
+): HealthCheckTimeline {
   const { interval, timeout, retries, startPeriod } = policy;
   const firstCountedProbe = Math.max(1, Math.ceil(startPeriod / interval));
   const earliestUnhealthy = (firstCountedProbe + retries - 1) * interval;

@@ -24,7 +24,9 @@ function qualify(project: string, key: string): string {
 
 /** The flat config map of `stack`, as `pulumi.runtime.allConfig()` would return it. */
 export function readStackConfig(stack: string, projectDir = PROJECT_DIR): Record<string, string> {
-  const project = parse(fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8")) as ProjectFile;
+  const project = parse(
+    fs.readFileSync(path.join(projectDir, "Pulumi.yaml"), "utf8"),
+  ) as ProjectFile;
   const values: Record<string, string> = {};
   for (const [key, declaration] of Object.entries(project.config ?? {})) {
     const fallback =

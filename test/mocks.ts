@@ -31,7 +31,10 @@ function fakeDigest(text: string): string {
 }
 
 /** What AWS (or awsx) would report for each resource type, on top of its inputs. */
-function cloudState(args: pulumi.runtime.MockResourceArgs, region: string): Record<string, unknown> {
+function cloudState(
+  args: pulumi.runtime.MockResourceArgs,
+  region: string,
+): Record<string, unknown> {
   const { inputs, name, type } = args;
   const arn = (service: string, resource: string) =>
     `arn:aws:${service}:${region}:${ACCOUNT}:${resource}`;
@@ -110,8 +113,13 @@ export async function runProgram(
 
   const entry = require.resolve(path.join(__dirname, "..", "index.ts"));
   delete require.cache[entry];
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const program = require(entry) as Record<string, pulumi.Output<unknown>>;
+  let program: Record<string, pulumi.Output<unknown>>;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    program = require(entry);
+  } catch (error) {
+    throw Object.assign(error as Error, { registered: resources });
+  }
   const outputs = Object.fromEntries(
     await Promise.all(
       Object.entries(program).map(
@@ -130,7 +138,9 @@ export async function runProgram(
     one(type, name) {
       const matches = all(type).filter((resource) => name === undefined || resource.name === name);
       if (matches.length !== 1) {
-        throw new Error(`expected one ${type}${name ? ` named ${name}` : ""}, found ${matches.length}`);
+        throw new Error(
+          `expected one ${type}${name ? ` named ${name}` : ""}, found ${matches.length}`,
+        );
       }
       return matches[0];
     },

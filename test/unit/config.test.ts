@@ -1,0 +1,217 @@
+import { strict as assert } from "assert";
+import { ConfigError, SCALAR_DEFAULTS, parseAuraConfig } from "../../lib/config";
+import { readStackConfig } from "../../lib/stackFile";
+
+const dev = readStackConfig("dev");
+
+function problemsOf(overrides: Record<string, string>): readonly string[] {
+  try {
+    parseAuraConfig({ ...dev, ...overrides }, "dev");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return error.problems;
+  }
+  assert.fail("expected the configuration to be rejected");
+}
+
+describe("stack configuration", () => {
+  it("reads Pulumi.dev.yaml into the typed config", () => {
+    const config = parseAuraConfig(dev, "dev");
+    assert.equal(config.stack, "dev");
+    assert.equal(config.region, "us-east-2");
+    assert.equal(config.platform, "linux/amd64");
+    assert.equal(config.cpu, 1024);
+    assert.equal(config.memory, 3072);
+    assert.equal(config.logRetentionDays, 14);
+    assert.equal(config.repositoryPrefix, "aura");
+    assert.deepEqual(config.containers.databases, {
+      image: undefined,
+      healthCheck: {
+        command: ["CMD", "/usr/local/bin/aura-db-healthcheck"],
+        interval: 16,
+        timeout: 15,
+        retries: 5,
+        startPeriod: 240,
+      },
+      stopTimeout: 120,
+      startTimeout: undefined,
+    });
+    assert.equal(config.containers["service-desk-host"].stopTimeout, 30);
+  });
+
+  it("applies the defaults when only the region is set", () => {
+    const config = parseAuraConfig({ "aws:region": "eu-west-1" }, "prod");
+    assert.equal(config.platform, SCALAR_DEFAULTS.platform);
+    assert.equal(config.cpu, SCALAR_DEFAULTS.cpu);
+    assert.equal(config.memory, SCALAR_DEFAULTS.memory);
+    assert.equal(config.logRetentionDays, SCALAR_DEFAULTS.logRetentionDays);
+  });
+
+  it("takes per-container overrides of every health-check number and a prebuilt image", () => {
+    const image = `123456789012.dkr.ecr.us-east-2.amazonaws.com/aura-api-gateway@sha256:${"a".repeat(64)}`;
+    const config = parseAuraConfig(
+      {
+        ...dev,
+        "aura:api-gateway": JSON.stringify({
+          image,
+          interval: 20,
+          timeout: 10,
+          retries: 4,
+          startPeriod: 60,
+          stopTimeout: 45,
+        }),
+        "aura:databases": JSON.stringify({ startTimeout: 120 }),
+      },
+      "dev",
+    );
+    assert.equal(config.containers["api-gateway"].image, image);
+    assert.deepEqual(config.containers["api-gateway"].healthCheck, {
+      command: [
+        "CMD",
+        "python3",
+        "-c",
+        "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=10)",
+      ],
+      interval: 20,
+      timeout: 10,
+      retries: 4,
+      startPeriod: 60,
+    });
+    assert.equal(config.containers["api-gateway"].stopTimeout, 45);
+    assert.equal(config.containers.databases.startTimeout, 120);
+  });
+
+  it("accepts linux/arm64", () => {
+    assert.equal(
+      parseAuraConfig({ ...dev, "aura:platform": "linux/arm64" }, "dev").platform,
+      "linux/arm64",
+    );
+  });
+
+  const errors: [string, Record<string, string>, string][] = [
+    [
+      "an unknown architecture",
+      { "aura:platform": "linux/386" },
+      'aura:platform = "linux/386" is not allowed: choose one of linux/amd64, linux/arm64',
+    ],
+    [
+      "a startPeriod out of range",
+      { "aura:databases": '{"startPeriod": 400}' },
+      "aura:databases.startPeriod = 400 is out of range: ECS allows 0-300 seconds (whole numbers)",
+    ],
+    [
+      "an interval out of range",
+      { "aura:api-gateway": '{"interval": 3, "timeout": 2}' },
+      "aura:api-gateway.interval = 3 is out of range: ECS allows 5-300 seconds (whole numbers)",
+    ],
+    [
+      "retries out of range",
+      { "aura:service-desk-host": '{"retries": 12}' },
+      "aura:service-desk-host.retries = 12 is out of range: ECS allows 1-10 (whole numbers)",
+    ],
+    [
+      "a timeout out of range",
+      { "aura:databases": '{"timeout": 90, "interval": 120}' },
+      "aura:databases.timeout = 90 is out of range: ECS allows 2-60 seconds (whole numbers)",
+    ],
+    [
+      "a timeout not below the interval",
+      { "aura:databases": '{"interval": 10}' },
+      "aura:databases.timeout = 15 must be less than aura:databases.interval = 10: a probe may not run into the next one",
+    ],
+    [
+      "a health-check number that is not a number",
+      { "aura:databases": '{"retries": "five"}' },
+      'aura:databases.retries = "five" must be a whole number of seconds',
+    ],
+    [
+      "a command that calls localhost",
+      { "aura:api-gateway": '{"command": ["CMD-SHELL", "curl -f http://localhost:8000/health"]}' },
+      'aura:api-gateway.command = ["CMD-SHELL","curl -f http://localhost:8000/health"] uses "localhost": use 127.0.0.1, which is where the task\'s containers listen',
+    ],
+    [
+      "a command that is not a list",
+      { "aura:api-gateway": '{"command": "curl"}' },
+      'aura:api-gateway.command = "curl" must be a list of strings starting with "CMD" or "CMD-SHELL"',
+    ],
+    [
+      "an invalid Fargate cpu",
+      { "aura:cpu": "300" },
+      "aura:cpu = 300 is not a Fargate task size: allowed cpu values are 256, 512, 1024, 2048, 4096, 8192, 16384",
+    ],
+    [
+      "an invalid Fargate cpu/memory pair",
+      { "aura:cpu": "256", "aura:memory": "4096" },
+      "aura:memory = 4096 does not fit aura:cpu = 256: Fargate allows 512, 1024, 2048 MiB with that cpu",
+    ],
+    [
+      "a cpu that is not a number",
+      { "aura:cpu": "lots" },
+      'aura:cpu = "lots" must be a whole number',
+    ],
+    [
+      "a prebuilt image that is not an image reference",
+      { "aura:databases": '{"image": "Not An Image!"}' },
+      'aura:databases.image = "Not An Image!" is not an image reference: expected registry/repository:tag or registry/repository@sha256:<64 hex>, never :latest',
+    ],
+    [
+      "a prebuilt image on :latest",
+      { "aura:databases": '{"image": "registry.example.com/aura-databases:latest"}' },
+      'aura:databases.image = "registry.example.com/aura-databases:latest" is not an image reference: expected registry/repository:tag or registry/repository@sha256:<64 hex>, never :latest',
+    ],
+    [
+      "an unknown key under a structured value",
+      { "aura:databases": '{"startperiod": 200}' },
+      "aura:databases.startperiod is not a known setting: allowed keys are image, command, interval, timeout, retries, startPeriod, stopTimeout, startTimeout",
+    ],
+    [
+      "a structured value that is not an object",
+      { "aura:databases": "[1, 2]" },
+      'aura:databases = "[1, 2]" must be an object with keys image, command, interval, timeout, retries, startPeriod, stopTimeout, startTimeout',
+    ],
+    [
+      "an unknown aura key",
+      { "aura:platfrom": "linux/amd64" },
+      "aura:platfrom is not a known setting: known keys are aura:platform, aura:cpu, aura:memory, aura:logRetentionDays, aura:repositoryPrefix, aura:databases, aura:api-gateway, aura:service-desk-host",
+    ],
+    [
+      "a log retention CloudWatch does not offer",
+      { "aura:logRetentionDays": "10" },
+      'aura:logRetentionDays = "10" is not allowed: choose one of 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653',
+    ],
+    [
+      "a stopTimeout over Fargate's 120 s",
+      { "aura:databases": '{"stopTimeout": 300}' },
+      "aura:databases.stopTimeout = 300 is out of range: Fargate allows 2-120 seconds",
+    ],
+    [
+      "a startTimeout over Fargate's 120 s",
+      { "aura:databases": '{"startTimeout": 180}' },
+      "aura:databases.startTimeout = 180 is out of range: Fargate allows 2-120 seconds",
+    ],
+    [
+      "an invalid repository prefix",
+      { "aura:repositoryPrefix": "Aura_" },
+      'aura:repositoryPrefix = "Aura_" is not a valid ECR repository name prefix: use lowercase letters, digits and single . _ - between them',
+    ],
+    [
+      "a missing region",
+      { "aws:region": "" },
+      "aws:region is not set: set it with `pulumi config set aws:region us-east-2`",
+    ],
+  ];
+  for (const [what, overrides, message] of errors) {
+    it(`rejects ${what}, naming the key, the value and what is allowed`, () => {
+      assert.deepEqual(problemsOf(overrides), [message]);
+    });
+  }
+
+  it("reports every problem at once", () => {
+    const problems = problemsOf({ "aura:platform": "arm", "aura:databases": '{"retries": 0}' });
+    assert.equal(problems.length, 2);
+    assert.match(
+      new ConfigError(problems).message,
+      /^Invalid stack configuration:\n {2}- aura:platform/,
+    );
+  });
+});
