@@ -28,6 +28,7 @@ import {
   noSecretsInEnvironment,
 } from "../../policy/policies";
 import { healthCheckPrograms, isDeclared } from "../../policy/shell";
+import { runProgram } from "../mocks";
 
 type Props = Record<string, unknown>;
 
@@ -184,6 +185,47 @@ describe("policy pack", () => {
       assert.deepEqual(violations(policy, args), [], policy.name);
     }
   });
+
+  for (const platform of ["linux/amd64", "linux/arm64"]) {
+    it(`passes every resource the program registers under mocks (${platform})`, async () => {
+      const run = await runProgram({ overrides: { "aura:platform": platform } });
+      const reported: string[] = [];
+      for (const resource of run.resources) {
+        const args = resourceArgs(resource.type, resource.inputs, resource.name);
+        for (const policy of resourcePolicies) {
+          void policy.validateResource(args, (message) =>
+            reported.push(`${policy.name} ${resource.name}: ${message}`),
+          );
+        }
+      }
+      const stack = run.resources.map((r) => stackResource(r.type, r.name, r.inputs));
+      for (const { message } of stackViolations(imagePlatformMatchesTask, stack)) {
+        reported.push(message);
+      }
+      assert.deepEqual(reported, []);
+      // The run must contain what the policies look at, or passing would prove nothing.
+      assert.deepEqual(
+        [TASK_DEFINITION_TYPE, DOCKER_BUILD_IMAGE_TYPE, FARGATE_SERVICE_TYPE].map(
+          (type) => run.all(type).length,
+        ),
+        [1, 3, 1],
+      );
+      assert.equal(
+        run.one(TASK_DEFINITION_TYPE).inputs.runtimePlatform?.cpuArchitecture,
+        platform === "linux/amd64" ? "X86_64" : "ARM64",
+      );
+      // And the same stack with images built for the other platform fails once per image.
+      const other = platform === "linux/amd64" ? "linux/arm64" : "linux/amd64";
+      const mismatched = run.resources.map((r) =>
+        stackResource(
+          r.type,
+          r.name,
+          r.type === DOCKER_BUILD_IMAGE_TYPE ? { ...r.inputs, platforms: [other] } : r.inputs,
+        ),
+      );
+      assert.equal(stackViolations(imagePlatformMatchesTask, mismatched).length, 3);
+    });
+  }
 
   it("skips quietly while containerDefinitions is unknown (first preview)", () => {
     const args = taskDefinition([], { containerDefinitions: unknownValue });
