@@ -1,7 +1,7 @@
 /**
  * Finds the executables a health-check command runs, so the policy pack can compare them with
  * the tools its image declares. Not a full shell parser: it knows what health checks are
- * written with (pipes, `&&`, `||`, `;`, quotes, env assignments, builtins such as `test` and
+ * written with (pipes, `&&`, `||`, `;`, quotes, `$(...)`, env assignments, builtins such as `test` and
  * `exit`), which is what made the original checks call curl and mongosh in images without them.
  */
 
@@ -53,9 +53,34 @@ const ENV_ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 /** A redirection such as `>/dev/null`, `2>&1` or a bare `>` whose target is the next word. */
 const REDIRECTION = /^\d*(?:>>?|<)(?:&\d*)?(.*)$/;
 
+/** One shell line read into commands of words, and the lines its command substitutions run. */
+interface ShellLine {
+  readonly commands: readonly string[][];
+  /** The insides of `$(...)` and backticks: the shell runs them too, even inside double quotes. */
+  readonly substitutions: readonly string[];
+}
+
+/** The end of the `$(...)` that opens at `open` (the index of its `(`): the matching `)`. */
+function closingParen(line: string, open: number): number {
+  let depth = 0;
+  let quote: "'" | '"' | undefined;
+  for (let i = open; i < line.length; i++) {
+    const char = line[i];
+    if (quote !== undefined) {
+      if (char === quote) quote = undefined;
+      else if (char === "\\" && quote === '"') i++;
+    } else if (char === "'" || char === '"') quote = char;
+    else if (char === "\\") i++;
+    else if (char === "(") depth++;
+    else if (char === ")" && --depth === 0) return i;
+  }
+  return line.length;
+}
+
 /** Splits one shell line into commands (on |, ||, &&, ; and newlines) of words, honouring quotes. */
-export function splitShellLine(line: string): string[][] {
+function readShellLine(line: string): ShellLine {
   const commands: string[][] = [];
+  const substitutions: string[] = [];
   let words: string[] = [];
   let word = "";
   let inWord = false;
@@ -72,6 +97,24 @@ export function splitShellLine(line: string): string[][] {
   };
   for (let i = 0; i < line.length; i++) {
     const char = line[i];
+    // Single quotes are literal; everywhere else `$(` and backticks run a command.
+    if (quote !== "'" && char === "$" && line[i + 1] === "(") {
+      const close = closingParen(line, i + 1);
+      substitutions.push(line.slice(i + 2, close));
+      word += line.slice(i, close + 1);
+      inWord = true;
+      i = close;
+      continue;
+    }
+    if (quote !== "'" && char === "`") {
+      const close = line.indexOf("`", i + 1);
+      const end = close < 0 ? line.length : close;
+      substitutions.push(line.slice(i + 1, end));
+      word += line.slice(i, end + 1);
+      inWord = true;
+      i = end;
+      continue;
+    }
     if (quote !== undefined) {
       if (char === quote) quote = undefined;
       else if (char === "\\" && quote === '"' && i + 1 < line.length) word += line[++i];
@@ -98,7 +141,7 @@ export function splitShellLine(line: string): string[][] {
     }
   }
   endCommand();
-  return commands;
+  return { commands, substitutions };
 }
 
 /** The program a command's words run, after env assignments, redirections and prefixes; none for builtins. */
@@ -118,8 +161,9 @@ function commandProgram(words: readonly string[]): string | undefined {
 
 /** The programs a shell line runs, in order, each once. */
 export function shellLinePrograms(line: string): string[] {
+  const { commands, substitutions } = readShellLine(line);
   const programs: string[] = [];
-  for (const words of splitShellLine(line)) {
+  for (const words of commands) {
     const program = commandProgram(words);
     if (program === undefined) continue;
     programs.push(program);
@@ -129,6 +173,7 @@ export function shellLinePrograms(line: string): string[] {
       programs.push(...shellLinePrograms(words[dashC + 1]));
     }
   }
+  for (const substitution of substitutions) programs.push(...shellLinePrograms(substitution));
   return [...new Set(programs)];
 }
 

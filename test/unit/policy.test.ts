@@ -169,7 +169,10 @@ describe("policy pack", () => {
   });
 
   it("passes the task definition the program itself builds (digest-pinned images)", () => {
-    const config = parseAuraConfig({ "aws:region": "us-east-2" }, "dev");
+    const config = parseAuraConfig(
+      { "aws:region": "us-east-2", "aura:assignPublicIp": "true" },
+      "dev",
+    );
     const images = Object.fromEntries(
       CONTAINER_NAMES.map((name) => [name, `${REGISTRY}/aura-${name}@${DIGEST}`]),
     ) as Record<ContainerName, string>;
@@ -458,6 +461,12 @@ describe("health-check programs (shell reading)", () => {
       ["bash", "wget"],
     ],
     [["CMD-SHELL", "echo 'curl | wget' && true"], []],
+    [["CMD-SHELL", 'test "$(curl -s http://127.0.0.1:8000/health)" = ok'], ["curl"]],
+    [
+      ["CMD-SHELL", "[ `wget -qO- http://127.0.0.1:8000 | wc -c` -gt 0 ]"],
+      ["wget", "wc"],
+    ],
+    [["CMD-SHELL", "echo '$(curl x)'"], []],
     [["HEALTH", "curl"], []],
   ];
   for (const [command, programs] of cases) {
