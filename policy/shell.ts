@@ -1,8 +1,9 @@
 /**
  * Finds the executables a health-check command runs, so the policy pack can compare them with
  * the tools its image declares. Not a full shell parser: it knows what health checks are
- * written with (pipes, `&&`, `||`, `;`, quotes, `$(...)`, env assignments, builtins such as `test` and
- * `exit`), which is what made the original checks call curl and mongosh in images without them.
+ * written with (pipes, `&&`, `||`, `;`, quotes, `$(...)`, env assignments, builtins such as
+ * `test` and `exit`), which is what made the original checks call curl and mongosh in images
+ * without them.
  */
 
 /**
