@@ -1,14 +1,24 @@
 import * as pulumi from "@pulumi/pulumi";
+import { Alerts } from "./components/alerts";
 import { AuraContainer } from "./components/auraContainer";
 import { AuraService } from "./components/auraService";
 import { Credentials } from "./components/credentials";
 import { parseAuraConfig } from "./lib/config";
 import { CONTAINER_NAMES, ContainerName } from "./lib/containers";
+import { describePreflight, preflight, preflightErrors } from "./lib/preflight";
 import { serviceGracePeriod } from "./lib/service";
 import { resourceNames } from "./lib/taskDefinition";
 
 // Every value is checked here, before a single resource is registered.
 const config = parseAuraConfig(pulumi.runtime.allConfig(), pulumi.getStack());
+const healthCheckGracePeriodSeconds = serviceGracePeriod(config.containers);
+const timing = preflight(config, { healthCheckGracePeriodSeconds });
+const contradiction = preflightErrors(timing);
+if (contradiction !== undefined) throw new Error(contradiction);
+for (const line of describePreflight(timing, { healthCheckGracePeriodSeconds })) {
+  if (line.startsWith("warning: ")) pulumi.log.warn(`preflight ${line}`);
+  else pulumi.log.info(`preflight ${line}`);
+}
 const names = resourceNames(config.stack, config.repositoryPrefix);
 const tags = { project: "aura", stack: config.stack };
 
@@ -39,9 +49,21 @@ const service = new AuraService("aura", {
   cpu: config.cpu,
   memory: config.memory,
   logRetentionDays: config.logRetentionDays,
-  healthCheckGracePeriodSeconds: serviceGracePeriod(config.containers),
+  healthCheckGracePeriodSeconds,
   repositoryArns: CONTAINER_NAMES.flatMap((name) => containers[name].repository?.arn ?? []),
   secretArns: [credentials.secret.arn],
+  network: config.network,
+  storage: config.storage,
+  enableExecuteCommand: config.enableExecuteCommand,
+  tags,
+});
+
+new Alerts("aura-alerts", {
+  stack: config.stack,
+  clusterName: service.cluster.name,
+  clusterArn: service.cluster.arn,
+  serviceName: service.serviceName,
+  email: config.alertEmail,
   tags,
 });
 

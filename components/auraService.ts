@@ -1,14 +1,16 @@
 import * as aws from "@pulumi/aws";
 import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
-import { CPU_ARCHITECTURES, Platform } from "../lib/config";
-import { ContainerDefinition, ResourceNames } from "../lib/taskDefinition";
+import { CPU_ARCHITECTURES, Platform, StorageMode } from "../lib/config";
+import { DEFAULT_VPC_TASK_SUBNETS, NetworkConfig } from "../lib/network";
+import { ContainerDefinition, ResourceNames, taskVolumes } from "../lib/taskDefinition";
 import {
   DEREGISTRATION_DELAY,
   PUBLIC_CONTAINER,
   PUBLIC_PORT,
   TARGET_GROUP_HEALTH_CHECK,
 } from "../lib/service";
+import { DatabaseStorage } from "./storage";
 
 export interface AuraServiceArgs {
   /** Cluster, service, family and log group names. */
@@ -27,9 +29,20 @@ export interface AuraServiceArgs {
   readonly repositoryArns: pulumi.Input<pulumi.Input<string>[]>;
   /** Secrets Manager secrets the execution role may read (exactly these). */
   readonly secretArns: pulumi.Input<pulumi.Input<string>[]>;
-  /** VPC and public subnets for the ALB and tasks. @default the account's default VPC */
-  readonly vpcId?: pulumi.Input<string>;
-  readonly subnetIds?: pulumi.Input<pulumi.Input<string>[]>;
+  /**
+   * Where the ALB (public subnets) and the tasks (private subnets, else the public ones) run,
+   * and whether tasks get a public IP. Without `vpcId`: the default VPC, the ALB in all its
+   * default subnets and the tasks in the first two of them (by ID), one per zone.
+   */
+  readonly network: NetworkConfig;
+  /**
+   * `efs`: the databases' files live on EFS and survive task replacement. `ephemeral`: on the
+   * task's own storage, lost on every replacement (a warning says so at every preview).
+   * @default "efs"
+   */
+  readonly storage?: StorageMode;
+  /** ECS Exec: the service allows it and the task role may open its SSM channels. @default false */
+  readonly enableExecuteCommand?: boolean;
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -56,12 +69,14 @@ export class AuraService extends pulumi.ComponentResource {
   public readonly service: awsx.ecs.FargateService;
   public readonly url: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
+  /** The databases' EFS storage; undefined with ephemeral storage. */
+  public readonly storage?: DatabaseStorage;
 
   constructor(name: string, args: AuraServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("aura:service:AuraService", name, {}, opts);
     const { names } = args;
 
-    const { vpcId, subnetIds } = this.network(args);
+    const { vpcId, loadBalancerSubnetIds, taskSubnetIds } = this.network(args);
     this.logGroup = new aws.cloudwatch.LogGroup(
       `${name}-logs`,
       { name: names.logGroup, retentionInDays: args.logRetentionDays, tags: args.tags },
@@ -71,12 +86,29 @@ export class AuraService extends pulumi.ComponentResource {
     const taskRole = new aws.iam.Role(
       `${name}-task-role`,
       {
-        description: "Aura task role: the apps call no AWS API",
+        description: "Aura task role: mounts the databases' EFS volumes (and ECS Exec if enabled)",
         assumeRolePolicy: ECS_TASKS_TRUST,
         tags: args.tags,
       },
       { parent: this },
     );
+    const { albSecurityGroup, taskSecurityGroup } = this.createSecurityGroups(name, vpcId, args);
+    if ((args.storage ?? "efs") === "efs") {
+      this.storage = new DatabaseStorage(
+        `${name}-storage`,
+        {
+          vpcId,
+          subnetIds: taskSubnetIds,
+          clientSecurityGroupId: taskSecurityGroup.id,
+          clientRoleArn: taskRole.arn,
+          tags: args.tags,
+        },
+        { parent: this },
+      );
+    } else {
+      pulumi.log.warn(EPHEMERAL_STORAGE_WARNING, this);
+    }
+    const taskRolePolicy = this.createTaskRolePolicy(name, args, taskRole);
     this.taskDefinition = this.createTaskDefinition(name, args, executionRole, taskRole);
     this.cluster = new aws.ecs.Cluster(
       `${name}-cluster`,
@@ -87,24 +119,103 @@ export class AuraService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const { albSecurityGroup, taskSecurityGroup } = this.createSecurityGroups(name, vpcId, args);
-    this.loadBalancer = this.createLoadBalancer(name, args, subnetIds, albSecurityGroup);
-    this.service = this.createService(name, args, subnetIds, taskSecurityGroup);
+    this.loadBalancer = this.createLoadBalancer(
+      name,
+      args,
+      loadBalancerSubnetIds,
+      albSecurityGroup,
+    );
+    // A task started before its mount targets, file system policy or role policy exist fails
+    // to mount its volumes, which would count against the circuit breaker on the first deploy.
+    const dependsOn = [...(this.storage?.readiness ?? []), ...(taskRolePolicy ? [taskRolePolicy] : [])];
+    this.service = this.createService(name, args, taskSubnetIds, taskSecurityGroup, dependsOn);
 
     this.url = pulumi.interpolate`http://${this.loadBalancer.loadBalancer.dnsName}`;
     this.serviceName = this.service.service.name;
     this.registerOutputs({ url: this.url, serviceName: this.serviceName });
   }
 
-  private network(args: AuraServiceArgs) {
-    const vpcId =
-      args.vpcId ?? aws.ec2.getVpcOutput({ default: true }, { parent: this }).apply((v) => v.id);
-    const subnetIds =
-      args.subnetIds ??
-      aws.ec2
-        .getSubnetsOutput({ filters: [{ name: "vpc-id", values: [vpcId] }] }, { parent: this })
-        .apply((s) => s.ids);
-    return { vpcId, subnetIds };
+  /**
+   * The VPC, the ALB's subnets and the tasks' subnets. The task subnets are a list of fixed
+   * length even in the default VPC (whose subnets are only known once looked up), because each
+   * one gets an EFS mount target and resources are never created inside `apply`.
+   */
+  private network(args: AuraServiceArgs): {
+    vpcId: pulumi.Input<string>;
+    loadBalancerSubnetIds: pulumi.Input<pulumi.Input<string>[]>;
+    taskSubnetIds: pulumi.Input<string>[];
+  } {
+    const { vpcId, publicSubnetIds, privateSubnetIds } = args.network;
+    if (vpcId !== undefined) {
+      return {
+        vpcId,
+        loadBalancerSubnetIds: [...publicSubnetIds],
+        taskSubnetIds: [...(privateSubnetIds.length > 0 ? privateSubnetIds : publicSubnetIds)],
+      };
+    }
+    const defaultVpcId = aws.ec2.getVpcOutput({ default: true }, { parent: this }).id;
+    // Default subnets are one per availability zone, as EFS mount targets must be; sorted so
+    // that the same two carry the tasks (and the mount targets) on every run.
+    const defaultSubnetIds = aws.ec2
+      .getSubnetsOutput(
+        {
+          filters: [
+            { name: "vpc-id", values: [defaultVpcId] },
+            { name: "default-for-az", values: ["true"] },
+          ],
+        },
+        { parent: this },
+      )
+      .ids.apply((ids) => {
+        if (ids.length < DEFAULT_VPC_TASK_SUBNETS) {
+          throw new pulumi.ResourceError(
+            `the default VPC has ${ids.length} default subnet(s): the ALB needs ${DEFAULT_VPC_TASK_SUBNETS} in different availability zones; set aura:vpcId and aura:publicSubnetIds`,
+            this,
+          );
+        }
+        return [...ids].sort();
+      });
+    return {
+      vpcId: defaultVpcId,
+      loadBalancerSubnetIds: defaultSubnetIds,
+      taskSubnetIds: Array.from({ length: DEFAULT_VPC_TASK_SUBNETS }, (_, index) =>
+        defaultSubnetIds.apply((ids) => ids[index]),
+      ),
+    };
+  }
+
+  /**
+   * The task role may mount exactly this file system through its access points, and open ECS
+   * Exec's channels if the stack allows ECS Exec; with neither it has no policy at all.
+   */
+  private createTaskRolePolicy(
+    name: string,
+    args: AuraServiceArgs,
+    role: aws.iam.Role,
+  ): aws.iam.RolePolicy | undefined {
+    const enableExecuteCommand = args.enableExecuteCommand ?? false;
+    if (this.storage === undefined && !enableExecuteCommand) return undefined;
+    const efs =
+      this.storage === undefined
+        ? undefined
+        : pulumi.all([this.storage.fileSystem.arn, this.storage.accessPointArns]);
+    return new aws.iam.RolePolicy(
+      `${name}-task-policy`,
+      {
+        role: role.id,
+        policy: pulumi.output(efs).apply((found) =>
+          JSON.stringify(
+            taskRolePolicy(
+              found === undefined
+                ? undefined
+                : { fileSystemArn: found[0], accessPointArns: found[1] },
+              enableExecuteCommand,
+            ),
+          ),
+        ),
+      },
+      { parent: this },
+    );
   }
 
   /** The execution role pulls these images, writes this log group and reads these secrets only. */
@@ -153,6 +264,10 @@ export class AuraService extends pulumi.ComponentResource {
         },
         executionRoleArn: executionRole.arn,
         taskRoleArn: taskRole.arn,
+        volumes:
+          this.storage === undefined
+            ? taskVolumes()
+            : this.storage.volumes.apply((efs) => taskVolumes(efs)),
         containerDefinitions: pulumi
           .output(args.containerDefinitions)
           .apply((definitions) => JSON.stringify(definitions)),
@@ -263,8 +378,9 @@ export class AuraService extends pulumi.ComponentResource {
   private createService(
     name: string,
     args: AuraServiceArgs,
-    subnetIds: pulumi.Input<pulumi.Input<string>[]>,
+    subnetIds: pulumi.Input<string>[],
     securityGroup: aws.ec2.SecurityGroup,
+    dependsOn: pulumi.Resource[],
   ): awsx.ecs.FargateService {
     return new awsx.ecs.FargateService(
       `${name}-service`,
@@ -283,10 +399,11 @@ export class AuraService extends pulumi.ComponentResource {
         networkConfiguration: {
           subnets: subnetIds,
           securityGroups: [securityGroup.id],
-          // Public subnets of the default VPC have no NAT: the task needs a public IP to reach
-          // ECR, Logs and Secrets Manager. Inbound is still only the ALB (security group).
-          assignPublicIp: true,
+          // Only when the stack asks: public subnets have no NAT, so a task there needs a public
+          // IP to reach ECR, Logs and Secrets Manager. Inbound is still only the ALB (its group).
+          assignPublicIp: args.network.assignPublicIp,
         },
+        enableExecuteCommand: args.enableExecuteCommand ?? false,
         loadBalancers: [
           {
             targetGroupArn: this.loadBalancer.defaultTargetGroup.arn,
@@ -297,9 +414,51 @@ export class AuraService extends pulumi.ComponentResource {
         propagateTags: "SERVICE",
         tags: args.tags,
       },
-      { parent: this },
+      { parent: this, dependsOn },
     );
   }
+}
+
+/** What preview says whenever the databases run without durable storage. */
+export const EPHEMERAL_STORAGE_WARNING =
+  "aura:storage is ephemeral: PostgreSQL, MongoDB and Redis keep their files on the task's own storage, so all their data is lost on every task replacement (each deploy, failed health check or Fargate maintenance); set aura:storage to efs (the default) to keep it";
+
+/**
+ * The task role's policy document: the EFS client actions on this file system through its
+ * access points (no ClientRootAccess: root in the container is the access point's user on
+ * EFS), and ECS Exec's channels when enabled.
+ */
+export function taskRolePolicy(
+  efs: { fileSystemArn: string; accessPointArns: readonly string[] } | undefined,
+  enableExecuteCommand: boolean,
+): object {
+  const statements: object[] = [];
+  if (efs !== undefined) {
+    statements.push({
+      Sid: "MountDatabaseVolumes",
+      Effect: "Allow",
+      Action: ["elasticfilesystem:ClientMount", "elasticfilesystem:ClientWrite"],
+      Resource: efs.fileSystemArn,
+      Condition: {
+        StringEquals: { "elasticfilesystem:AccessPointArn": [...efs.accessPointArns] },
+      },
+    });
+  }
+  if (enableExecuteCommand) {
+    // The ssmmessages actions have no resource-level permissions: "*" is the only form.
+    statements.push({
+      Sid: "EcsExec",
+      Effect: "Allow",
+      Action: [
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+      ],
+      Resource: "*",
+    });
+  }
+  return { Version: "2012-10-17", Statement: statements };
 }
 
 /** The execution role's policy document: exactly these repositories, log group and secrets. */

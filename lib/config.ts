@@ -3,8 +3,10 @@
  * `namespace:key` to string that Pulumi hands the program (`pulumi.runtime.allConfig()`), so
  * the local runner can build the same object from a `Pulumi.<stack>.yaml` file.
  */
+import { isEmailAddress } from "./alerts";
 import { CONTAINER_NAMES, ContainerName, APP_PORTS } from "./containers";
 import { validateFargateSize } from "./fargate";
+import { NetworkConfig, networkProblems } from "./network";
 import {
   HealthCheckPolicy,
   defaultAppHealthCheck,
@@ -20,6 +22,13 @@ export const CPU_ARCHITECTURES: Readonly<Record<Platform, "X86_64" | "ARM64">> =
   "linux/amd64": "X86_64",
   "linux/arm64": "ARM64",
 };
+
+/**
+ * Where the databases keep their files: `efs` survives task replacement (one writer at a time),
+ * `ephemeral` is the task's own storage and is lost every time the task is replaced.
+ */
+export type StorageMode = "efs" | "ephemeral";
+export const STORAGE_MODES: readonly StorageMode[] = ["efs", "ephemeral"];
 
 /** Per-container settings from the structured keys `aura:databases`, `aura:api-gateway`, ... */
 export interface ContainerConfig {
@@ -41,7 +50,13 @@ export interface AuraConfig {
   readonly logRetentionDays: number;
   /** ECR repositories are named `<repositoryPrefix>-<container>`. */
   readonly repositoryPrefix: string;
+  /** Where alerts are emailed; undefined: the SNS topic has no subscription. */
+  readonly alertEmail?: string;
   readonly containers: Readonly<Record<ContainerName, ContainerConfig>>;
+  readonly storage: StorageMode;
+  readonly network: NetworkConfig;
+  /** ECS Exec: the service allows it and the task role gets the ssmmessages actions. */
+  readonly enableExecuteCommand: boolean;
 }
 
 /**
@@ -55,7 +70,19 @@ export const SCALAR_DEFAULTS = {
   memory: 3072,
   logRetentionDays: 30,
   repositoryPrefix: "aura",
+  alertEmail: "",
+  storage: "efs",
+  /** Empty: the account's default VPC. */
+  vpcId: "",
+  assignPublicIp: false,
+  enableExecuteCommand: false,
 } as const;
+
+/** The list keys and their defaults; `Pulumi.yaml` declares them as arrays of strings. */
+export const LIST_DEFAULTS: Readonly<Record<"publicSubnetIds" | "privateSubnetIds", []>> = {
+  publicSubnetIds: [],
+  privateSubnetIds: [],
+};
 
 /** The retention periods CloudWatch Logs accepts. */
 export const LOG_RETENTION_DAYS = [
@@ -91,7 +118,11 @@ export class ConfigError extends Error {
 }
 
 const NAMESPACE = "aura";
-const KNOWN_KEYS = new Set<string>([...Object.keys(SCALAR_DEFAULTS), ...CONTAINER_NAMES]);
+const KNOWN_KEYS = new Set<string>([
+  ...Object.keys(SCALAR_DEFAULTS),
+  ...Object.keys(LIST_DEFAULTS),
+  ...CONTAINER_NAMES,
+]);
 
 /** A name[:tag][@digest] reference such as `123.dkr.ecr.us-east-2.amazonaws.com/aura-databases@sha256:...`. */
 const IMAGE_REFERENCE =
@@ -140,6 +171,27 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
     );
   }
 
+  const alertEmail = reader.string("alertEmail", SCALAR_DEFAULTS.alertEmail).trim();
+  if (alertEmail !== "" && !isEmailAddress(alertEmail)) {
+    problems.push(
+      `aura:alertEmail = ${JSON.stringify(alertEmail)} is not an email address: expected name@example.com, or leave it empty for no subscription`,
+    );
+  }
+
+  const storage = reader.oneOf("storage", STORAGE_MODES, SCALAR_DEFAULTS.storage);
+  const enableExecuteCommand = reader.boolean(
+    "enableExecuteCommand",
+    SCALAR_DEFAULTS.enableExecuteCommand,
+  );
+  const vpcId = reader.string("vpcId", SCALAR_DEFAULTS.vpcId).trim();
+  const network: NetworkConfig = {
+    vpcId: vpcId === "" ? undefined : vpcId,
+    publicSubnetIds: reader.stringList("publicSubnetIds", "subnet IDs"),
+    privateSubnetIds: reader.stringList("privateSubnetIds", "subnet IDs"),
+    assignPublicIp: reader.boolean("assignPublicIp", SCALAR_DEFAULTS.assignPublicIp),
+  };
+  problems.push(...networkProblems(network));
+
   const containers = Object.fromEntries(
     CONTAINER_NAMES.map((name) => [name, readContainer(reader, name, problems)]),
   ) as Record<ContainerName, ContainerConfig>;
@@ -158,7 +210,11 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
     memory: memory!,
     logRetentionDays: logRetentionDays as number,
     repositoryPrefix,
+    alertEmail: alertEmail === "" ? undefined : alertEmail,
     containers,
+    storage: storage as StorageMode,
+    network,
+    enableExecuteCommand,
   };
 }
 
@@ -269,6 +325,37 @@ class Reader {
       );
     }
     return match;
+  }
+
+  boolean(key: string, fallback: boolean): boolean {
+    const text = this.value(key);
+    if (text === undefined) return fallback;
+    if (text.trim() !== "true" && text.trim() !== "false") {
+      this.problems.push(
+        `${NAMESPACE}:${key} = ${JSON.stringify(text)} is not allowed: choose true or false`,
+      );
+      return fallback;
+    }
+    return text.trim() === "true";
+  }
+
+  /** A list of strings: the CLI hands structured stack config to the program as JSON. */
+  stringList(key: string, what: string): string[] {
+    const text = this.value(key);
+    if (text === undefined || text.trim() === "") return [];
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = undefined;
+    }
+    if (!Array.isArray(parsed) || parsed.some((item) => typeof item !== "string")) {
+      this.problems.push(
+        `${NAMESPACE}:${key} = ${JSON.stringify(text)} must be a list of ${what}, e.g. ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]`,
+      );
+      return [];
+    }
+    return parsed as string[];
   }
 
   object(key: string): Record<string, unknown> {

@@ -34,7 +34,9 @@ export const PUBLIC_CONTAINER: ContainerName = "api-gateway";
 export const PUBLIC_PORT = APP_PORTS[PUBLIC_CONTAINER];
 
 /** Seconds until an ALB target with `TARGET_GROUP_HEALTH_CHECK` is healthy once it answers. */
-export function targetGroupHealthyAfter(check = TARGET_GROUP_HEALTH_CHECK): number {
+export function targetGroupHealthyAfter(
+  check: { readonly healthyThreshold: number; readonly interval: number } = TARGET_GROUP_HEALTH_CHECK,
+): number {
   return check.healthyThreshold * check.interval;
 }
 

@@ -4,8 +4,11 @@
  */
 import {
   APP_PORTS,
+  APP_USER,
+  AppName,
   CONTAINER_NAMES,
   ContainerName,
+  DATA_DIRECTORIES,
   DATABASE_NAME,
   DATABASE_PORTS,
   DATABASE_USER,
@@ -52,6 +55,13 @@ export interface SecretRef {
 
 export type DependencyCondition = "START" | "COMPLETE" | "SUCCESS" | "HEALTHY";
 
+/** A volume of the task mounted into a container, in ECS's shape. */
+export interface MountPoint {
+  readonly sourceVolume: string;
+  readonly containerPath: string;
+  readonly readOnly: boolean;
+}
+
 /** The subset of ECS's `ContainerDefinition` this product uses, with ECS's field names. */
 export interface ContainerDefinition {
   name: string;
@@ -68,6 +78,11 @@ export interface ContainerDefinition {
     startPeriod: number;
   };
   dependsOn?: { containerName: string; condition: DependencyCondition }[];
+  /** `uid:gid` to run as; unset: the image's own user. */
+  user?: string;
+  readonlyRootFilesystem: boolean;
+  mountPoints: MountPoint[];
+  linuxParameters?: { capabilities: { drop: string[] } };
   startTimeout?: number;
   stopTimeout: number;
   logConfiguration: {
@@ -129,6 +144,98 @@ export function containerEnvironment(name: ContainerName): KeyValuePair[] {
     .map(([key, value]) => ({ name: key, value }));
 }
 
+/** The databases whose files live in task volumes: the keys of DATA_DIRECTORIES. */
+export type DatabaseName = keyof typeof DATA_DIRECTORIES;
+export const DATABASE_NAMES = Object.keys(DATA_DIRECTORIES) as DatabaseName[];
+
+/** The task volume that holds a database's files (EFS, or task storage when ephemeral). */
+export function dataVolumeName(database: DatabaseName): string {
+  return `${database}-data`;
+}
+
+/**
+ * An app's writable /tmp. Fargate has no tmpfs, so it is a bind volume on the task's ephemeral
+ * storage, one per app so that neither can read the other's temporary files.
+ */
+export function tmpVolumeName(app: AppName): string {
+  return `${app}-tmp`;
+}
+
+/**
+ * Where each container may write. The databases write their data directories (the only
+ * volumes that outlive a task, with EFS); the apps, whose root filesystem is read-only, write
+ * /tmp alone.
+ */
+export function containerMountPoints(name: ContainerName): MountPoint[] {
+  return name === "databases"
+    ? DATABASE_NAMES.map((database) => ({
+        sourceVolume: dataVolumeName(database),
+        containerPath: DATA_DIRECTORIES[database].path,
+        readOnly: false,
+      }))
+    : [{ sourceVolume: tmpVolumeName(name), containerPath: "/tmp", readOnly: false }];
+}
+
+/** The EFS file system and its access points (one per database) backing the data volumes. */
+export interface EfsVolumes {
+  readonly fileSystemId: string;
+  readonly accessPointIds: Readonly<Record<DatabaseName, string>>;
+}
+
+/** A task volume in ECS's (and `aws.ecs.TaskDefinition`'s) shape. */
+export interface TaskVolume {
+  name: string;
+  efsVolumeConfiguration?: {
+    fileSystemId: string;
+    transitEncryption: "ENABLED";
+    authorizationConfig: { accessPointId: string; iam: "ENABLED" };
+  };
+}
+
+/**
+ * The task's volumes, matching `containerMountPoints`. With `efs` the data volumes are EFS
+ * access points, mounted over TLS with the task role's IAM identity (the access point, not the
+ * container, decides the POSIX owner); without it every volume is a bind volume on the task's
+ * ephemeral storage and is gone when the task is replaced.
+ */
+export function taskVolumes(efs?: EfsVolumes): TaskVolume[] {
+  const data = DATABASE_NAMES.map((database): TaskVolume => {
+    const name = dataVolumeName(database);
+    if (efs === undefined) return { name };
+    return {
+      name,
+      efsVolumeConfiguration: {
+        fileSystemId: efs.fileSystemId,
+        transitEncryption: "ENABLED",
+        authorizationConfig: { accessPointId: efs.accessPointIds[database], iam: "ENABLED" },
+      },
+    };
+  });
+  const tmp = (Object.keys(APP_PORTS) as AppName[]).map((app) => ({ name: tmpVolumeName(app) }));
+  return [...data, ...tmp];
+}
+
+/**
+ * Who each container runs as. The apps run as APP_USER on a read-only root filesystem with no
+ * Linux capabilities: they only serve HTTP on ports above 1024 and write /tmp. The databases
+ * container starts as root because supervisord (PID 1) drops to postgres, redis and mongodb per
+ * program and the entrypoint fixes the owners of freshly mounted data directories; its root
+ * filesystem stays writable because the entrypoint and servers write /run and /tmp. It needs no
+ * init process (`initProcessEnabled`): supervisord already reaps children and forwards SIGTERM
+ * in order.
+ */
+export function containerSecurity(
+  name: ContainerName,
+): Pick<ContainerDefinition, "user" | "readonlyRootFilesystem" | "linuxParameters"> {
+  return name === "databases"
+    ? { readonlyRootFilesystem: false }
+    : {
+        user: `${APP_USER.uid}:${APP_USER.gid}`,
+        readonlyRootFilesystem: true,
+        linuxParameters: { capabilities: { drop: ["ALL"] } },
+      };
+}
+
 /** The apps wait for the databases to be HEALTHY; the databases wait for nothing. */
 export function containerDependencies(
   name: ContainerName,
@@ -157,6 +264,8 @@ export function containerDefinition(
     environment: containerEnvironment(name),
     healthCheck: { command: [...command], interval, timeout, retries, startPeriod },
     stopTimeout: settings.stopTimeout,
+    ...containerSecurity(name),
+    mountPoints: containerMountPoints(name),
     logConfiguration: {
       logDriver: "awslogs",
       options: {

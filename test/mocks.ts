@@ -21,6 +21,8 @@ export interface RecordedResource {
 export interface ProgramRun {
   readonly resources: RecordedResource[];
   readonly outputs: Record<string, unknown>;
+  /** What the program logged with `pulumi.log.warn`, in order. */
+  readonly warnings: string[];
   /** The one resource of `type` named `name`, or the only one of `type`. Throws otherwise. */
   one(type: string, name?: string): RecordedResource;
   all(type: string): RecordedResource[];
@@ -60,6 +62,8 @@ function cloudState(
       return { arn: arn("ecs", `cluster/${inputs.name}`) };
     case "aws:secretsmanager/secret:Secret":
       return { arn: arn("secretsmanager", `secret:${inputs.name}-AbCdEf`) };
+    case "aws:sns/topic:Topic":
+      return { arn: arn("sns", inputs.name) };
     case "random:index/randomPassword:RandomPassword":
       return { result: `generated-${name}` };
     case "awsx:lb:ApplicationLoadBalancer":
@@ -67,6 +71,10 @@ function cloudState(
         loadBalancer: { dnsName: `${name}-123.${region}.elb.amazonaws.com` },
         defaultTargetGroup: { arn: arn("elasticloadbalancing", `targetgroup/${name}/abc`) },
       };
+    case "aws:efs/fileSystem:FileSystem":
+      return { arn: arn("elasticfilesystem", `file-system/${name}-id`) };
+    case "aws:efs/accessPoint:AccessPoint":
+      return { arn: arn("elasticfilesystem", `access-point/${name}-id`) };
     case "awsx:ecs:FargateService":
       return { service: { name: inputs.name } };
     default:
@@ -85,6 +93,7 @@ export async function runProgram(
   const config = { ...readStackConfig(stack), ...options.overrides };
   const region = config["aws:region"] ?? "us-east-2";
   const resources: RecordedResource[] = [];
+  const warnings: string[] = [];
 
   pulumi.runtime.setAllConfig(config);
   await pulumi.runtime.setMocks(
@@ -97,6 +106,12 @@ export async function runProgram(
         switch (args.token) {
           case "aws:ecr/getAuthorizationToken:getAuthorizationToken":
             return { userName: "AWS", password: REGISTRY_PASSWORD, proxyEndpoint: "" };
+          case "aws:index/getCallerIdentity:getCallerIdentity":
+            return { accountId: ACCOUNT, arn: `arn:aws:iam::${ACCOUNT}:user/test`, userId: "test" };
+          case "aws:index/getPartition:getPartition":
+            return { partition: "aws", dnsSuffix: "amazonaws.com" };
+          case "aws:index/getRegion:getRegion":
+            return { region, name: region };
           case "aws:ec2/getVpc:getVpc":
             return { id: "vpc-0default" };
           case "aws:ec2/getSubnets:getSubnets":
@@ -114,11 +129,20 @@ export async function runProgram(
   const entry = require.resolve(path.join(__dirname, "..", "index.ts"));
   delete require.cache[entry];
   let program: Record<string, pulumi.Output<unknown>>;
+  // Without an engine, pulumi.log.warn writes to console.warn with this prefix.
+  const consoleWarn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(" ");
+    if (text.startsWith("warning: [runtime] ")) warnings.push(text.slice(19));
+    else consoleWarn(...args);
+  };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     program = require(entry);
   } catch (error) {
     throw Object.assign(error as Error, { registered: resources });
+  } finally {
+    console.warn = consoleWarn;
   }
   const outputs = Object.fromEntries(
     await Promise.all(
@@ -134,6 +158,7 @@ export async function runProgram(
   return {
     resources,
     outputs,
+    warnings,
     all,
     one(type, name) {
       const matches = all(type).filter((resource) => name === undefined || resource.name === name);

@@ -39,12 +39,23 @@ describe("stack configuration", () => {
     assert.equal(config.containers["service-desk-host"].stopTimeout, 30);
   });
 
-  it("applies the defaults when only the region is set", () => {
-    const config = parseAuraConfig({ "aws:region": "eu-west-1" }, "prod");
+  it("applies the defaults when only the region (and, in the default VPC, a public IP) is set", () => {
+    const config = parseAuraConfig(
+      { "aws:region": "eu-west-1", "aura:assignPublicIp": "true" },
+      "prod",
+    );
     assert.equal(config.platform, SCALAR_DEFAULTS.platform);
     assert.equal(config.cpu, SCALAR_DEFAULTS.cpu);
     assert.equal(config.memory, SCALAR_DEFAULTS.memory);
     assert.equal(config.logRetentionDays, SCALAR_DEFAULTS.logRetentionDays);
+    assert.equal(config.storage, "efs");
+    assert.equal(config.enableExecuteCommand, false);
+    assert.deepEqual(config.network, {
+      vpcId: undefined,
+      publicSubnetIds: [],
+      privateSubnetIds: [],
+      assignPublicIp: true,
+    });
   });
 
   it("takes per-container overrides of every health-check number and a prebuilt image", () => {
@@ -172,7 +183,7 @@ describe("stack configuration", () => {
     [
       "an unknown aura key",
       { "aura:platfrom": "linux/amd64" },
-      "aura:platfrom is not a known setting: known keys are aura:platform, aura:cpu, aura:memory, aura:logRetentionDays, aura:repositoryPrefix, aura:databases, aura:api-gateway, aura:service-desk-host",
+      "aura:platfrom is not a known setting: known keys are aura:platform, aura:cpu, aura:memory, aura:logRetentionDays, aura:repositoryPrefix, aura:alertEmail, aura:storage, aura:vpcId, aura:assignPublicIp, aura:enableExecuteCommand, aura:publicSubnetIds, aura:privateSubnetIds, aura:databases, aura:api-gateway, aura:service-desk-host",
     ],
     [
       "a log retention CloudWatch does not offer",

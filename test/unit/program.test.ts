@@ -5,7 +5,7 @@ import { contextDigest } from "../../lib/contextDigest";
 import { readStackConfig } from "../../lib/stackFile";
 import { ContainerDefinition } from "../../lib/taskDefinition";
 import { loadModel, validateShape } from "../awsModel";
-import { ACCOUNT, ProgramRun, REGISTRY_PASSWORD, runProgram } from "../mocks";
+import { ACCOUNT, ProgramRun, RecordedResource, REGISTRY_PASSWORD, runProgram } from "../mocks";
 
 const REGISTRY = `${ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com`;
 const SECRET_ARN = `arn:aws:secretsmanager:us-east-2:${ACCOUNT}:secret:aura-dev-database-credentials-AbCdEf`;
@@ -19,7 +19,7 @@ function revealSecret(value: unknown): unknown {
     value !== null && typeof value === "object" && SECRET_SIGNATURE in value,
     "expected a secret",
   );
-  return (value as { value: unknown }).value;
+  return (value as unknown as { value: unknown }).value;
 }
 
 function containerDefinitions(run: ProgramRun): ContainerDefinition[] {
@@ -76,6 +76,8 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       "aura:containers:ApiGateway aura-api-gateway",
       "aura:containers:ServiceDeskHost aura-service-desk-host",
       "aura:service:AuraService aura",
+      "aura:monitoring:Alerts aura-alerts",
+      "aura:storage:DatabaseStorage aura-storage",
     ]);
   });
 
@@ -164,6 +166,13 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         startPeriod: 240,
       },
       stopTimeout: 120,
+      // Root, so that supervisord can drop to each database's user; see containerSecurity.
+      readonlyRootFilesystem: false,
+      mountPoints: [
+        { sourceVolume: "postgres-data", containerPath: "/var/lib/aura/postgres", readOnly: false },
+        { sourceVolume: "redis-data", containerPath: "/var/lib/aura/redis", readOnly: false },
+        { sourceVolume: "mongodb-data", containerPath: "/var/lib/aura/mongodb", readOnly: false },
+      ],
       logConfiguration: logs("databases"),
       dockerLabels: {
         "org.aura.tools": "/usr/local/bin/aura-db-healthcheck,pg_isready,psql,redis-cli,mongosh",
@@ -193,6 +202,10 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         startPeriod: 120,
       },
       stopTimeout: 30,
+      user: "10000:10000",
+      readonlyRootFilesystem: true,
+      linuxParameters: { capabilities: { drop: ["ALL"] } },
+      mountPoints: [{ sourceVolume: "api-gateway-tmp", containerPath: "/tmp", readOnly: false }],
       logConfiguration: logs("api-gateway"),
       dockerLabels: { "org.aura.tools": "python3" },
       dependsOn: [{ containerName: "databases", condition: "HEALTHY" }],
@@ -228,6 +241,10 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         startPeriod: 120,
       },
       stopTimeout: 30,
+      user: "10000:10000",
+      readonlyRootFilesystem: true,
+      linuxParameters: { capabilities: { drop: ["ALL"] } },
+      mountPoints: [{ sourceVolume: "service-desk-host-tmp", containerPath: "/tmp", readOnly: false }],
       logConfiguration: logs("service-desk-host"),
       dockerLabels: { "org.aura.tools": "python3" },
       secrets: secretRefs("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"),
@@ -254,6 +271,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       executionRoleArn: task.executionRoleArn,
       taskRoleArn: task.taskRoleArn,
       containerDefinitions: containerDefinitions(run),
+      volumes: task.volumes,
     };
     const model = loadModel("aws-ecs-2014-11-13.service-2.json");
     assert.equal(
@@ -270,7 +288,9 @@ describe("the Pulumi program (dev stack under mocks)", function () {
   });
 
   it("lets the execution role pull these images, write this log group and read this secret only", () => {
-    const policy = JSON.parse(run.one("aws:iam/rolePolicy:RolePolicy").inputs.policy);
+    const policy = JSON.parse(
+      run.one("aws:iam/rolePolicy:RolePolicy", "aura-execution-policy").inputs.policy,
+    );
     assert.deepEqual(policy, {
       Version: "2012-10-17",
       Statement: [
@@ -320,6 +340,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
     assert.equal(service.desiredCount, 1);
     assert.equal(service.deploymentMinimumHealthyPercent, 0);
     assert.equal(service.deploymentMaximumPercent, 100);
+    assert.equal(service.enableExecuteCommand, false);
     // databases may take 304 s, then the gateway 160 s, then the ALB admits it in 2 x 10 s.
     assert.equal(service.healthCheckGracePeriodSeconds, 304 + 160 + 20);
     assert.deepEqual(service.loadBalancers, [
@@ -360,31 +381,22 @@ describe("the Pulumi program (dev stack under mocks)", function () {
     });
   });
 
-  it("opens HTTP to the ALB, 8000 from the ALB to the tasks, and nothing else inbound", () => {
+  it("opens HTTP to the ALB, 8000 from the ALB to the tasks, NFS from the tasks to EFS, and nothing else inbound", () => {
+    const summary = (direction: "in" | "out", inputs: RecordedResource["inputs"]) => ({
+      direction,
+      securityGroupId: inputs.securityGroupId as string,
+      fromPort: inputs.fromPort as number,
+      toPort: inputs.toPort as number,
+      peer: (inputs.cidrIpv4 ?? inputs.cidrIpv6 ?? inputs.referencedSecurityGroupId) as string,
+    });
     const rules = [
       ...run
         .all("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        .map((r) => ({ direction: "in", ...r.inputs })),
+        .map((r) => summary("in", r.inputs)),
       ...run
         .all("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
-        .map((r) => ({ direction: "out", ...r.inputs })),
-    ].map(
-      ({
-        direction,
-        securityGroupId,
-        fromPort,
-        toPort,
-        cidrIpv4,
-        cidrIpv6,
-        referencedSecurityGroupId,
-      }) => ({
-        direction,
-        securityGroupId,
-        fromPort,
-        toPort,
-        peer: cidrIpv4 ?? cidrIpv6 ?? referencedSecurityGroupId,
-      }),
-    );
+        .map((r) => summary("out", r.inputs)),
+    ];
     const sorted = (list: typeof rules) =>
       [...list].sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b)));
     assert.deepEqual(
@@ -424,6 +436,20 @@ describe("the Pulumi program (dev stack under mocks)", function () {
           fromPort: 443,
           toPort: 443,
           peer: "0.0.0.0/0",
+        },
+        {
+          direction: "out",
+          securityGroupId: "aura-task-sg-id",
+          fromPort: 2049,
+          toPort: 2049,
+          peer: "aura-storage-nfs-sg-id",
+        },
+        {
+          direction: "in",
+          securityGroupId: "aura-storage-nfs-sg-id",
+          fromPort: 2049,
+          toPort: 2049,
+          peer: "aura-task-sg-id",
         },
       ]),
     );
@@ -523,6 +549,21 @@ describe("the Pulumi program in other situations", function () {
           error.message,
           "Invalid stack configuration:\n  - aura:databases.startPeriod = 400 is out of range: ECS allows 0-300 seconds (whole numbers)",
         );
+        return true;
+      },
+    );
+  });
+});
+
+describe("the Pulumi program's preflight", function () {
+  this.timeout(20000);
+
+  it("fails a startTimeout that ends before the databases can be HEALTHY, before any resource", async () => {
+    await assert.rejects(
+      runProgram({ overrides: { "aura:databases": '{"startTimeout": 30}' } }),
+      (error: Error & { registered?: unknown[] }) => {
+        assert.deepEqual(error.registered, []);
+        assert.match(error.message, /^Preflight found settings that can only loop:\n {2}- aura:databases\.startTimeout = 30 s ends before databases can be HEALTHY/);
         return true;
       },
     );

@@ -3,7 +3,7 @@ import * as fs from "fs";
 import * as path from "path";
 import Ajv2020 from "ajv/dist/2020";
 import { parse } from "yaml";
-import { SCALAR_DEFAULTS, parseAuraConfig } from "../../lib/config";
+import { LIST_DEFAULTS, SCALAR_DEFAULTS, parseAuraConfig } from "../../lib/config";
 import { PROJECT_DIR } from "../../lib/stackFile";
 import { REFERENCE_DIR } from "../awsModel";
 
@@ -22,23 +22,31 @@ describe("project files", () => {
     assert.equal(project.runtime.name, "nodejs");
   });
 
-  it("declares every scalar key with a type, a description and the program's own default", () => {
+  it("declares every key with a type, a description and the program's own default", () => {
     const declared = Object.fromEntries(
       Object.entries(
-        project.config as Record<string, { type: string; default: unknown; description: string }>,
+        project.config as Record<
+          string,
+          { type: string; items?: { type: string }; default: unknown; description: string }
+        >,
       ).map(([key, declaration]) => {
         assert.ok(declaration.description.length > 20, `${key} needs a description`);
         assert.ok(
-          ["string", "integer"].includes(declaration.type),
+          ["string", "integer", "boolean", "array"].includes(declaration.type),
           `${key} has type ${declaration.type}`,
         );
+        // The lists are subnet IDs: the program reads them as lists of strings.
+        if (declaration.type === "array") assert.deepEqual(declaration.items, { type: "string" });
         return [key, declaration.default];
       }),
     );
     assert.deepEqual(
       declared,
       Object.fromEntries(
-        Object.entries(SCALAR_DEFAULTS).map(([key, value]) => [`aura:${key}`, value]),
+        Object.entries({ ...SCALAR_DEFAULTS, ...LIST_DEFAULTS }).map(([key, value]) => [
+          `aura:${key}`,
+          value,
+        ]),
       ),
     );
   });
