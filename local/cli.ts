@@ -1,0 +1,81 @@
+/**
+ * `npm run local`: builds the images, then runs the stack's task (and, with --replace, its
+ * replacements) on the local engine, printing every state change and log line as it happens.
+ * Thin on purpose: the behaviour lives in task.ts and service.ts, which the e2e tests drive.
+ */
+import Docker from "dockerode";
+import { ConfigError } from "../lib/config";
+import { LOCAL_IMAGES, localConfig, localDefinitions } from "./definitions";
+import { buildAdaptations, buildImages, checkImagesPresent, checkPlatform } from "./images";
+import { parseArgs, USAGE } from "./options";
+import { busyPorts } from "./ports";
+import { loadLocalSecrets, localSecretResolver } from "./secrets";
+import { runService } from "./service";
+import { startTask } from "./task";
+import { formatEvent, formatService, formatSummary } from "./view";
+
+async function main(argv: readonly string[]): Promise<number> {
+  const options = parseArgs(argv);
+  if (options.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  const config = localConfig(options.stack, options.overrides);
+  const definitions = localDefinitions(config, LOCAL_IMAGES);
+  const docker = new Docker();
+  await checkPlatform(docker, config.platform);
+  if (options.build) buildImages();
+  await checkImagesPresent(docker, LOCAL_IMAGES);
+  const busy = await busyPorts();
+  if (busy.length > 0) {
+    throw new Error(
+      `127.0.0.1 port(s) ${busy.join(", ")} already in use: the task shares the host's network, stop whatever listens there first`,
+    );
+  }
+  const secrets = loadLocalSecrets(options.envFile);
+  if (secrets.created) console.log(`created ${options.envFile} with random secrets`);
+  const extraEnvironment = await buildAdaptations(docker, LOCAL_IMAGES);
+  for (const [container, variables] of Object.entries(extraEnvironment)) {
+    console.log(`${container}: local build adaptation ${JSON.stringify(variables)}`);
+  }
+
+  const service = runService(
+    () =>
+      startTask(definitions, {
+        docker,
+        resolveSecret: localSecretResolver(secrets.values),
+        extraEnvironment,
+        keepContainers: options.keepContainers,
+        recordProbes: options.verbose,
+        onEvent: (event) => {
+          const line = formatEvent(event, options.verbose);
+          if (line !== undefined) console.log(line);
+        },
+      }),
+    {
+      replacements: options.replacements,
+      onTaskStarted: (task, number) =>
+        console.log(`\n=== task ${number} (${task.taskId}) of stack ${config.stack} ===`),
+      onTaskStopped: (result, number) => console.log(`\n${formatSummary(result, number)}`),
+    },
+  );
+  let interrupts = 0;
+  process.on("SIGINT", () => {
+    // First Ctrl-C stops the task the ECS way (stopTimeout per container); a second one exits now.
+    if (++interrupts > 1) process.exit(130);
+    console.log("\nstopping (Ctrl-C again to abandon the containers)");
+    service.stop();
+  });
+  const result = await service.done;
+  if (result.tasks.length > 1 || options.replacements > 0)
+    console.log(`\n${formatService(result)}`);
+  return result.stoppedByUser ? 0 : 1;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error instanceof ConfigError || error instanceof Error ? error.message : error);
+    process.exit(2);
+  },
+);

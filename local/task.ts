@@ -1,0 +1,582 @@
+/**
+ * Runs one ECS task on the local Docker engine with the behaviour ECS gives it: containers start
+ * in `dependsOn` order, the runner itself runs each health check on Docker's cadence, and when an
+ * essential container exits or turns UNHEALTHY the whole task stops in reverse dependency order
+ * (SIGTERM, then SIGKILL after each container's stopTimeout), with ECS's stop reason.
+ *
+ * It takes the container definitions as the Pulumi program registers them (lib/taskDefinition.ts)
+ * and declares nothing of its own: no health checks, environment or dependencies.
+ */
+import Docker from "dockerode";
+import { randomBytes } from "crypto";
+import type { ContainerDefinition, SecretRef } from "../lib/taskDefinition";
+import {
+  ContainerPhase,
+  ContainerSnapshot,
+  DEPENDENCY_FAILURE_EXIT_CODE,
+  startDecision,
+  stopWaves,
+  validateDependencies,
+} from "./dependencies";
+import { HealthMonitor, HealthStatus, ProbeRecord } from "./healthMonitor";
+import { execProbe, lineSplitter } from "./docker";
+
+/**
+ * The fields of a definition the runner applies besides the basics; optional so that a runner
+ * built against an older definition shape still runs it.
+ */
+export type RunnableDefinition = ContainerDefinition & {
+  readonly user?: string;
+  readonly readonlyRootFilesystem?: boolean;
+  readonly mountPoints?: readonly {
+    sourceVolume: string;
+    containerPath: string;
+    readOnly: boolean;
+  }[];
+  readonly linuxParameters?: { readonly capabilities?: { readonly drop?: readonly string[] } };
+};
+
+/** ECS's `stoppedReason` texts for the cases the runner reproduces. */
+export const STOPPED_REASONS = {
+  essentialContainerExited: "Essential container in task exited",
+  failedHealthChecks: "Task failed container health checks",
+  userInitiated: "Task stopped by user",
+} as const;
+
+/** The label on every container the runner creates, valued with the task id, so it cleans up only its own. */
+export const TASK_LABEL = "org.aura.local.task";
+
+export type TaskStatus = "PENDING" | "RUNNING" | "STOPPING" | "STOPPED";
+
+/** Everything the runner observes, in order. `at` is ms since the task started. */
+export type TaskEvent =
+  | {
+      readonly type: "task";
+      readonly at: number;
+      readonly status: TaskStatus;
+      readonly reason?: string;
+    }
+  | { readonly type: "task-healthy"; readonly at: number }
+  | {
+      readonly type: "container";
+      readonly at: number;
+      readonly container: string;
+      readonly status: ContainerPhase;
+      readonly exitCode?: number;
+      readonly reason?: string;
+    }
+  | {
+      readonly type: "health";
+      readonly at: number;
+      readonly container: string;
+      readonly status: HealthStatus;
+      /** ms from the container's start to this change. */
+      readonly sinceStart: number;
+      readonly output: string;
+    }
+  | {
+      readonly type: "probe";
+      readonly at: number;
+      readonly container: string;
+      readonly exitCode: number;
+      readonly output: string;
+      readonly durationMs: number;
+    }
+  | {
+      readonly type: "log";
+      readonly at: number;
+      readonly container: string;
+      readonly stream: "stdout" | "stderr";
+      readonly line: string;
+    };
+
+export interface ContainerSummary {
+  readonly name: string;
+  readonly essential: boolean;
+  /** ms since task start; unset if it never started. */
+  readonly startedAt?: number;
+  /** ms since task start of the first HEALTHY. */
+  readonly healthyAt?: number;
+  /** healthyAt - startedAt: what the health-check policy costs this container. */
+  readonly timeToHealthy?: number;
+  readonly health?: HealthStatus;
+  readonly exitCode?: number;
+  readonly reason?: string;
+}
+
+export interface TaskResult {
+  readonly taskId: string;
+  readonly stoppedReason: string;
+  readonly startedAt: Date;
+  readonly durationMs: number;
+  /** ms since task start when every container with a health check was HEALTHY at once. */
+  readonly allHealthyAt?: number;
+  readonly containers: readonly ContainerSummary[];
+  readonly events: readonly TaskEvent[];
+}
+
+export interface TaskOptions {
+  readonly docker?: Docker;
+  /** Default: 8 random hex digits. Container names are `aura-local-<taskId>-<container>`. */
+  readonly taskId?: string;
+  /** Turns a definition's `secrets[].valueFrom` into the value; required when a definition has secrets. */
+  readonly resolveSecret?: (secret: SecretRef, container: string) => string;
+  /**
+   * Variables added to a container's environment for this machine only (e.g. an image built
+   * without MongoDB); they never replace a variable of the definition.
+   */
+  readonly extraEnvironment?: Readonly<Record<string, Readonly<Record<string, string>>>>;
+  readonly onEvent?: (event: TaskEvent) => void;
+  /** Leave the stopped containers on the engine for inspection. */
+  readonly keepContainers?: boolean;
+  /** How often pending containers' dependencies are re-evaluated. */
+  readonly pollMs?: number;
+  /** Record every probe as an event (noisy; for tests and `--verbose`). */
+  readonly recordProbes?: boolean;
+}
+
+export interface RunningTask {
+  readonly taskId: string;
+  readonly events: readonly TaskEvent[];
+  readonly done: Promise<TaskResult>;
+  /** Stops the task like `aws ecs stop-task`. */
+  stop(reason?: string): void;
+  /** The first event, past or future, that matches; rejects after `timeoutMs`. */
+  waitFor(predicate: (event: TaskEvent) => boolean, timeoutMs: number): Promise<TaskEvent>;
+}
+
+interface Runtime {
+  readonly definition: RunnableDefinition;
+  phase: ContainerPhase;
+  created?: Promise<void>;
+  launching?: Promise<void>;
+  container?: Docker.Container;
+  startedAt?: number;
+  health?: HealthStatus;
+  healthyAt?: number;
+  exitCode?: number;
+  reason?: string;
+  monitor?: HealthMonitor;
+  exited?: Promise<void>;
+  logsDone?: Promise<void>;
+}
+
+/** Starts the task and returns at once; `done` settles when it has stopped. */
+export function startTask(
+  definitions: readonly RunnableDefinition[],
+  options: TaskOptions = {},
+): RunningTask {
+  const problems = validateDependencies(definitions);
+  if (problems.length > 0)
+    throw new Error(`Invalid task definition:\n  - ${problems.join("\n  - ")}`);
+  for (const definition of definitions) {
+    if ((definition.secrets ?? []).length > 0 && options.resolveSecret === undefined) {
+      throw new Error(`${definition.name} has secrets but no resolveSecret was given`);
+    }
+  }
+  const runner = new TaskRunner(definitions, options);
+  const done = runner.run();
+  return {
+    taskId: runner.taskId,
+    events: runner.events,
+    done,
+    stop: (reason) => runner.requestStop(reason ?? STOPPED_REASONS.userInitiated),
+    waitFor: (predicate, timeoutMs) => runner.waitFor(predicate, timeoutMs),
+  };
+}
+
+/** Runs the task to the end. */
+export function runTask(
+  definitions: readonly RunnableDefinition[],
+  options: TaskOptions = {},
+): Promise<TaskResult> {
+  return startTask(definitions, options).done;
+}
+
+class TaskRunner {
+  readonly taskId: string;
+  readonly events: TaskEvent[] = [];
+  private readonly docker: Docker;
+  private readonly runtimes: Runtime[];
+  private readonly byName: Map<string, Runtime>;
+  private readonly startedAt = new Date();
+  private stopReason?: string;
+  private wake?: () => void;
+  private listeners = new Set<(event: TaskEvent) => void>();
+  private allHealthyAt?: number;
+  private running = false;
+  private stoppedAt?: number;
+
+  constructor(
+    private readonly definitions: readonly RunnableDefinition[],
+    private readonly options: TaskOptions,
+  ) {
+    this.taskId = options.taskId ?? randomBytes(4).toString("hex");
+    this.docker = options.docker ?? new Docker();
+    this.runtimes = definitions.map((definition) => ({ definition, phase: "PENDING" }));
+    this.byName = new Map(this.runtimes.map((runtime) => [runtime.definition.name, runtime]));
+  }
+
+  private at(): number {
+    return Date.now() - this.startedAt.getTime();
+  }
+
+  private emit(event: TaskEvent): void {
+    this.events.push(event);
+    this.options.onEvent?.(event);
+    for (const listener of this.listeners) listener(event);
+  }
+
+  waitFor(predicate: (event: TaskEvent) => boolean, timeoutMs: number): Promise<TaskEvent> {
+    const seen = this.events.find(predicate);
+    if (seen !== undefined) return Promise.resolve(seen);
+    return new Promise((resolve, reject) => {
+      const listener = (event: TaskEvent) => {
+        if (!predicate(event)) return;
+        clearTimeout(timer);
+        this.listeners.delete(listener);
+        resolve(event);
+      };
+      const timer = setTimeout(() => {
+        this.listeners.delete(listener);
+        reject(new Error(`task ${this.taskId}: no matching event within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.listeners.add(listener);
+    });
+  }
+
+  requestStop(reason: string): void {
+    if (this.stopReason !== undefined) return;
+    this.stopReason = reason;
+    this.wake?.();
+  }
+
+  async run(): Promise<TaskResult> {
+    this.emit({ type: "task", at: this.at(), status: "PENDING" });
+    const definitionsByName = new Map(this.definitions.map((d) => [d.name, d]));
+    for (const runtime of this.runtimes) {
+      runtime.created = this.create(runtime).catch((error: unknown) =>
+        this.failToStart(runtime, `CannotCreateContainerError: ${errorMessage(error)}`, undefined),
+      );
+    }
+    while (this.stopReason === undefined) {
+      for (const runtime of this.runtimes) {
+        if (runtime.phase !== "PENDING" || runtime.launching !== undefined) continue;
+        const decision = startDecision(
+          runtime.definition,
+          definitionsByName,
+          this.snapshots(),
+          this.at(),
+        );
+        if (decision.action === "start") {
+          runtime.launching = this.launch(runtime).catch((error: unknown) =>
+            this.failToStart(
+              runtime,
+              `CannotStartContainerError: ${errorMessage(error)}`,
+              undefined,
+            ),
+          );
+        } else if (decision.action === "fail") {
+          this.failToStart(runtime, decision.reason);
+        }
+      }
+      this.updateTaskStatus();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.options.pollMs ?? 200);
+        this.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.wake = undefined;
+    }
+    await this.stopAll(this.stopReason);
+    return this.result(this.stopReason);
+  }
+
+  private snapshots(): Map<string, ContainerSnapshot> {
+    return new Map(
+      this.runtimes.map((runtime) => [
+        runtime.definition.name,
+        {
+          phase: runtime.phase,
+          startedAt: runtime.startedAt,
+          health: runtime.health,
+          exitCode: runtime.exitCode,
+        },
+      ]),
+    );
+  }
+
+  private updateTaskStatus(): void {
+    if (!this.running && this.runtimes.every((runtime) => runtime.phase === "RUNNING")) {
+      this.running = true;
+      this.emit({ type: "task", at: this.at(), status: "RUNNING" });
+    }
+    const checked = this.runtimes.filter((runtime) => runtime.definition.healthCheck !== undefined);
+    if (
+      this.allHealthyAt === undefined &&
+      checked.length > 0 &&
+      checked.every((r) => r.health === "HEALTHY")
+    ) {
+      this.allHealthyAt = this.at();
+      this.emit({ type: "task-healthy", at: this.allHealthyAt });
+    }
+  }
+
+  /** A container that cannot start: ECS marks it STOPPED with the reason (and 143 for a dependency). */
+  private failToStart(
+    runtime: Runtime,
+    reason: string,
+    exitCode: number | undefined = DEPENDENCY_FAILURE_EXIT_CODE,
+  ): void {
+    if (runtime.phase === "STOPPED") return;
+    runtime.phase = "STOPPED";
+    runtime.exitCode = exitCode;
+    runtime.reason = reason;
+    this.emit({
+      type: "container",
+      at: this.at(),
+      container: runtime.definition.name,
+      status: "STOPPED",
+      exitCode: runtime.exitCode,
+      reason,
+    });
+    if (runtime.definition.essential) this.requestStop(STOPPED_REASONS.essentialContainerExited);
+  }
+
+  private environment(definition: RunnableDefinition): string[] {
+    const variables = new Map<string, string>();
+    const extra = this.options.extraEnvironment?.[definition.name] ?? {};
+    for (const [name, value] of Object.entries(extra)) variables.set(name, value);
+    for (const { name, value } of definition.environment) variables.set(name, value);
+    for (const secret of definition.secrets ?? []) {
+      variables.set(secret.name, this.options.resolveSecret!(secret, definition.name));
+    }
+    return [...variables].map(([name, value]) => `${name}=${value}`);
+  }
+
+  /**
+   * Creates the container and attaches to its output. All containers are created at once when
+   * the task starts, as Fargate pulls every image before any container starts; dependsOn only
+   * gates the start. It also keeps this engine's slow (vfs) create out of the dependency timing.
+   */
+  private async create(runtime: Runtime): Promise<void> {
+    const { definition } = runtime;
+    const container = await this.docker.createContainer({
+      name: `aura-local-${this.taskId}-${definition.name}`,
+      Image: definition.image,
+      Env: this.environment(definition),
+      Labels: { ...definition.dockerLabels, [TASK_LABEL]: this.taskId },
+      // Fargate ignores a Dockerfile HEALTHCHECK; only the task definition's counts, run by us.
+      Healthcheck: { Test: ["NONE"] },
+      StopTimeout: definition.stopTimeout,
+      Tty: false,
+      ...(definition.user !== undefined ? { User: definition.user } : {}),
+      HostConfig: {
+        // The host's loopback plays the task's shared awsvpc namespace: every container sees
+        // the others on 127.0.0.1 (this engine has no bridge).
+        NetworkMode: "host",
+        ReadonlyRootfs: definition.readonlyRootFilesystem ?? false,
+        CapDrop: definition.linuxParameters?.capabilities?.drop ?? [],
+        Mounts: (definition.mountPoints ?? []).map((mount) => ({
+          // A task volume without EFS lives on the task's ephemeral storage: one Docker volume
+          // per task, shared by the containers that mount it, gone with the task.
+          Type: "volume" as const,
+          Source: this.volumeName(mount.sourceVolume),
+          Target: mount.containerPath,
+          ReadOnly: mount.readOnly,
+        })),
+      },
+    });
+    runtime.container = container;
+    // Attach before start so not a line of early output is lost.
+    const stream = await container.attach({ stream: true, stdout: true, stderr: true });
+    const name = definition.name;
+    const out = lineSplitter((line) =>
+      this.emit({ type: "log", at: this.at(), container: name, stream: "stdout", line }),
+    );
+    const err = lineSplitter((line) =>
+      this.emit({ type: "log", at: this.at(), container: name, stream: "stderr", line }),
+    );
+    container.modem.demuxStream(stream, out, err);
+    runtime.logsDone = new Promise<void>((resolve) => {
+      const finish = () => {
+        out.end();
+        err.end();
+        resolve();
+      };
+      stream.on("end", finish);
+      stream.on("close", finish);
+      stream.on("error", finish);
+    });
+  }
+
+  private volumeName(sourceVolume: string): string {
+    return `aura-local-${this.taskId}-${sourceVolume}`;
+  }
+
+  private async launch(runtime: Runtime): Promise<void> {
+    const { definition } = runtime;
+    await runtime.created;
+    const container = runtime.container;
+    if (container === undefined || runtime.phase !== "PENDING") return;
+    const name = definition.name;
+    if (this.stopReason !== undefined) return;
+    await container.start();
+    runtime.startedAt = this.at();
+    runtime.phase = "RUNNING";
+    this.emit({ type: "container", at: runtime.startedAt, container: name, status: "RUNNING" });
+    runtime.exited = container.wait().then(
+      (status: { StatusCode: number }) => this.onExit(runtime, status.StatusCode),
+      (error: unknown) => this.onExit(runtime, -1, errorMessage(error)),
+    );
+    if (definition.healthCheck !== undefined) {
+      runtime.health = "UNKNOWN";
+      runtime.monitor = new HealthMonitor({
+        policy: definition.healthCheck,
+        probe: () => execProbe(container, definition.healthCheck.command),
+        onProbe: (record) => this.onProbe(runtime, record),
+        onChange: (status, _at, record) => this.onHealth(runtime, status, record),
+      });
+      runtime.monitor.start(this.startedAt.getTime() + runtime.startedAt);
+    }
+    this.wake?.();
+  }
+
+  private onProbe(runtime: Runtime, record: ProbeRecord): void {
+    if (!this.options.recordProbes) return;
+    this.emit({
+      type: "probe",
+      at: this.at(),
+      container: runtime.definition.name,
+      exitCode: record.outcome.exitCode,
+      output: record.outcome.output,
+      durationMs: record.durationMs,
+    });
+  }
+
+  private onHealth(runtime: Runtime, status: HealthStatus, record: ProbeRecord): void {
+    if (runtime.phase !== "RUNNING") return;
+    runtime.health = status;
+    const at = this.at();
+    if (status === "HEALTHY" && runtime.healthyAt === undefined) runtime.healthyAt = at;
+    this.emit({
+      type: "health",
+      at,
+      container: runtime.definition.name,
+      status,
+      sinceStart: at - (runtime.startedAt ?? 0),
+      output: record.outcome.output,
+    });
+    // Task health is the worst of its essential containers; the service replaces UNHEALTHY tasks.
+    if (status === "UNHEALTHY" && runtime.definition.essential) {
+      this.requestStop(STOPPED_REASONS.failedHealthChecks);
+    }
+    this.updateTaskStatus();
+    this.wake?.();
+  }
+
+  private onExit(runtime: Runtime, exitCode: number, reason?: string): void {
+    runtime.monitor?.stop();
+    runtime.phase = "STOPPED";
+    runtime.exitCode = exitCode;
+    if (reason !== undefined) runtime.reason = reason;
+    this.emit({
+      type: "container",
+      at: this.at(),
+      container: runtime.definition.name,
+      status: "STOPPED",
+      exitCode,
+      ...(reason !== undefined ? { reason } : {}),
+    });
+    if (runtime.definition.essential) this.requestStop(STOPPED_REASONS.essentialContainerExited);
+  }
+
+  private async stopAll(reason: string): Promise<void> {
+    this.emit({ type: "task", at: this.at(), status: "STOPPING", reason });
+    for (const runtime of this.runtimes) runtime.monitor?.stop();
+    for (const wave of stopWaves(this.definitions)) {
+      await Promise.all(wave.map((name) => this.stopContainer(this.byName.get(name)!)));
+    }
+    // Output of a container that ran ends with its exit; one that never started has none to wait for.
+    await Promise.all(
+      this.runtimes.map((runtime) =>
+        runtime.logsDone === undefined || runtime.startedAt === undefined
+          ? undefined
+          : Promise.race([runtime.logsDone, new Promise((resolve) => setTimeout(resolve, 2000))]),
+      ),
+    );
+    this.stoppedAt = this.at();
+    this.emit({ type: "task", at: this.stoppedAt, status: "STOPPED", reason });
+    if (!this.options.keepContainers) {
+      await Promise.all(
+        this.runtimes.map((runtime) => runtime.container?.remove({ force: true }).catch(() => {})),
+      );
+      const volumes = new Set(
+        this.definitions.flatMap((d) => (d.mountPoints ?? []).map((m) => m.sourceVolume)),
+      );
+      await Promise.all(
+        [...volumes].map((volume) =>
+          this.docker
+            .getVolume(this.volumeName(volume))
+            .remove()
+            .catch(() => {}),
+        ),
+      );
+    }
+  }
+
+  private async stopContainer(runtime: Runtime): Promise<void> {
+    await runtime.created;
+    await runtime.launching;
+    if (runtime.phase === "PENDING") {
+      // Never started: ECS shows it STOPPED without an exit code.
+      runtime.phase = "STOPPED";
+      this.emit({
+        type: "container",
+        at: this.at(),
+        container: runtime.definition.name,
+        status: "STOPPED",
+      });
+      return;
+    }
+    if (runtime.phase === "RUNNING" && runtime.container !== undefined) {
+      // Docker's stop is ECS's: SIGTERM (or the image's STOPSIGNAL), SIGKILL after `t` seconds.
+      await runtime.container
+        .stop({ t: runtime.definition.stopTimeout })
+        .catch((error: unknown) => {
+          if ((error as { statusCode?: number }).statusCode !== 304) throw error;
+        });
+    }
+    await runtime.exited;
+  }
+
+  private result(stoppedReason: string): TaskResult {
+    return {
+      taskId: this.taskId,
+      stoppedReason,
+      startedAt: this.startedAt,
+      durationMs: this.stoppedAt ?? this.at(),
+      allHealthyAt: this.allHealthyAt,
+      containers: this.runtimes.map((runtime) => ({
+        name: runtime.definition.name,
+        essential: runtime.definition.essential,
+        startedAt: runtime.startedAt,
+        healthyAt: runtime.healthyAt,
+        timeToHealthy:
+          runtime.healthyAt !== undefined && runtime.startedAt !== undefined
+            ? runtime.healthyAt - runtime.startedAt
+            : undefined,
+        health: runtime.health,
+        exitCode: runtime.exitCode,
+        reason: runtime.reason,
+      })),
+      events: this.events,
+    };
+  }
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
