@@ -6,6 +6,7 @@ import { ContainerConfig, Platform } from "../lib/config";
 import { ContainerName } from "../lib/containers";
 import { contextDigest } from "../lib/contextDigest";
 import { HealthCheckPolicy, HealthCheckTimeline, healthCheckTimeline } from "../lib/healthCheck";
+import { assertImagePlatform } from "../lib/imagePlatform";
 import { ContainerDefinition, SecretRef, containerDefinition } from "../lib/taskDefinition";
 
 /** Where the `containers/<name>` build contexts live. */
@@ -16,6 +17,11 @@ export const IMAGES_KEPT = 20;
 
 /** The tag that holds the registry build cache; it is the only tag ever overwritten. */
 export const CACHE_TAG = "buildcache";
+
+interface RegistryCredentials {
+  readonly username: string;
+  readonly password: string;
+}
 
 export interface AuraContainerArgs {
   /** The container's validated stack settings: health check, stop/start timeouts, prebuilt image. */
@@ -67,11 +73,16 @@ export class AuraContainer extends pulumi.ComponentResource {
     this.timeline = healthCheckTimeline(this.healthCheck);
 
     if (args.settings.image !== undefined) {
-      this.imageRef = pulumi.output(args.settings.image);
+      this.imageRef = this.verifyPlatform(
+        pulumi.output(args.settings.image),
+        args.platform,
+        this.prebuiltCredentials(args.settings.image),
+      );
     } else {
       this.repository = this.createRepository(name, args);
-      this.image = this.buildImage(name, args, this.repository);
-      this.imageRef = this.image.ref;
+      const credentials = this.ecrCredentials(this.repository.registryId);
+      this.image = this.buildImage(name, args, this.repository, credentials);
+      this.imageRef = this.verifyPlatform(this.image.ref, args.platform, credentials);
     }
 
     this.definition = pulumi
@@ -108,16 +119,51 @@ export class AuraContainer extends pulumi.ComponentResource {
     return repository;
   }
 
+  private ecrCredentials(registryId: pulumi.Input<string>): pulumi.Output<RegistryCredentials> {
+    const token = aws.ecr.getAuthorizationTokenOutput({ registryId }, { parent: this });
+    return pulumi.secret(
+      pulumi.all([token.userName, token.password]).apply(([username, password]) => ({
+        username,
+        password,
+      })),
+    );
+  }
+
+  /** ECR images need this account's token; any other registry is asked anonymously. */
+  private prebuiltCredentials(image: string): pulumi.Output<RegistryCredentials | undefined> {
+    const ecr = /^(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?\//.exec(image);
+    return ecr === null ? pulumi.output(undefined) : this.ecrCredentials(ecr[1]);
+  }
+
+  /**
+   * Asks the registry, before the task definition is registered, whether the image has the
+   * task's platform; an ARM-only image fails `pulumi up` here with ECS's CannotPullContainerError
+   * explained, instead of looping on ECS. Previews skip it: nothing has been pushed yet.
+   */
+  private verifyPlatform(
+    ref: pulumi.Output<string>,
+    platform: Platform,
+    credentials: pulumi.Output<RegistryCredentials | undefined>,
+  ): pulumi.Output<string> {
+    const checked = pulumi
+      .all([ref, credentials])
+      .apply(async ([imageRef, registryCredentials]) => {
+        if (!pulumi.runtime.isDryRun()) {
+          await assertImagePlatform(imageRef, platform, registryCredentials ?? {});
+        }
+        return imageRef;
+      });
+    // The reference is public knowledge; only the credentials that checked it are secret.
+    return pulumi.unsecret(checked);
+  }
+
   private buildImage(
     name: string,
     args: AuraContainerArgs,
     repository: aws.ecr.Repository,
+    credentials: pulumi.Output<RegistryCredentials>,
   ): dockerBuild.Image {
     const context = args.context ?? path.join(CONTAINERS_DIR, this.containerName);
-    const auth = aws.ecr.getAuthorizationTokenOutput(
-      { registryId: repository.registryId },
-      { parent: this },
-    );
     const cacheRef = pulumi.interpolate`${repository.repositoryUrl}:${CACHE_TAG}`;
     return new dockerBuild.Image(
       `${name}-image`,
@@ -136,8 +182,8 @@ export class AuraContainer extends pulumi.ComponentResource {
         registries: [
           {
             address: repository.repositoryUrl,
-            username: auth.userName,
-            password: pulumi.secret(auth.password),
+            username: credentials.username,
+            password: credentials.password,
           },
         ],
         cacheFrom: [{ registry: { ref: cacheRef } }],

@@ -3,10 +3,10 @@
  * records every resource it registers, so tests assert exact inputs. The cloud is the only
  * thing mocked.
  */
-import * as crypto from "crypto";
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
 import { readStackConfig } from "../lib/stackFile";
+import { FakeRegistry } from "./fakeRegistry";
 
 export const ACCOUNT = "123456789012";
 export const REGISTRY_PASSWORD = "ecr-token-password";
@@ -23,19 +23,23 @@ export interface ProgramRun {
   readonly outputs: Record<string, unknown>;
   /** What the program logged with `pulumi.log.warn`, in order. */
   readonly warnings: string[];
+  /** The fake ECR the run's images were pushed to and checked in. */
+  readonly registry: FakeRegistry;
   /** The one resource of `type` named `name`, or the only one of `type`. Throws otherwise. */
   one(type: string, name?: string): RecordedResource;
   all(type: string): RecordedResource[];
 }
 
-function fakeDigest(text: string): string {
-  return `sha256:${crypto.createHash("sha256").update(text).digest("hex")}`;
+/** ECR as the program sees it: this account's registry, asking for the mocked token. */
+export function fakeEcr(): FakeRegistry {
+  return new FakeRegistry({ username: "AWS", password: REGISTRY_PASSWORD });
 }
 
 /** What AWS (or awsx) would report for each resource type, on top of its inputs. */
 function cloudState(
   args: pulumi.runtime.MockResourceArgs,
   region: string,
+  registry: FakeRegistry,
 ): Record<string, unknown> {
   const { inputs, name, type } = args;
   const arn = (service: string, resource: string) =>
@@ -48,9 +52,10 @@ function cloudState(
         repositoryUrl: `${ACCOUNT}.dkr.ecr.${region}.amazonaws.com/${inputs.name}`,
       };
     case "docker-build:index:Image": {
-      const tag: string = inputs.tags?.[0] ?? `${name}:latest`;
-      const digest = fakeDigest(tag);
-      return { digest, ref: `${tag.replace(/:[^:/]+$/, "")}@${digest}`, contextHash: "ctx" };
+      // The build pushes an image of the requested platform; `ref` pins its digest.
+      const repository = (inputs.tags?.[0] ?? name).replace(/:[^:/]+$/, "");
+      const ref = registry.publish(repository, inputs.platforms?.[0] ?? "linux/amd64");
+      return { digest: ref.slice(ref.indexOf("@") + 1), ref, contextHash: "ctx" };
     }
     case "aws:cloudwatch/logGroup:LogGroup":
       return { arn: arn("logs", `log-group:${inputs.name}`) };
@@ -87,8 +92,15 @@ function cloudState(
  * until every resource is registered.
  */
 export async function runProgram(
-  options: { stack?: string; preview?: boolean; overrides?: Record<string, string> } = {},
+  options: {
+    stack?: string;
+    preview?: boolean;
+    overrides?: Record<string, string>;
+    /** The registry the program's images live in. @default an empty fake ECR */
+    registry?: FakeRegistry;
+  } = {},
 ): Promise<ProgramRun> {
+  const registry = options.registry ?? fakeEcr();
   const stack = options.stack ?? "dev";
   const config = { ...readStackConfig(stack), ...options.overrides };
   const region = config["aws:region"] ?? "us-east-2";
@@ -100,7 +112,10 @@ export async function runProgram(
     {
       newResource(args) {
         resources.push({ type: args.type, name: args.name, inputs: args.inputs });
-        return { id: `${args.name}-id`, state: { ...args.inputs, ...cloudState(args, region) } };
+        return {
+          id: `${args.name}-id`,
+          state: { ...args.inputs, ...cloudState(args, region, registry) },
+        };
       },
       call(args) {
         switch (args.token) {
@@ -126,6 +141,20 @@ export async function runProgram(
     options.preview ?? false,
   );
 
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = registry.fetch;
+  try {
+    return await runEntry(resources, warnings, registry);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+}
+
+async function runEntry(
+  resources: RecordedResource[],
+  warnings: string[],
+  registry: FakeRegistry,
+): Promise<ProgramRun> {
   const entry = require.resolve(path.join(__dirname, "..", "index.ts"));
   delete require.cache[entry];
   let program: Record<string, pulumi.Output<unknown>>;
@@ -159,6 +188,7 @@ export async function runProgram(
     resources,
     outputs,
     warnings,
+    registry,
     all,
     one(type, name) {
       const matches = all(type).filter((resource) => name === undefined || resource.name === name);
@@ -172,7 +202,8 @@ export async function runProgram(
   };
 }
 
-/** The value of an Output (undefined when it is unknown, as in a preview). */
+/** The value of an Output; rejects when computing it failed (as `pulumi up` would). */
 export function outputValue<T>(output: pulumi.Output<T>): Promise<T> {
-  return new Promise((resolve) => output.apply((value) => resolve(value)));
+  // `promise()` is the SDK's own (internal) accessor; unlike `apply` it also carries failures.
+  return (output as unknown as { promise(): Promise<T> }).promise();
 }

@@ -5,7 +5,14 @@ import { contextDigest } from "../../lib/contextDigest";
 import { readStackConfig } from "../../lib/stackFile";
 import { ContainerDefinition } from "../../lib/taskDefinition";
 import { loadModel, validateShape } from "../awsModel";
-import { ACCOUNT, ProgramRun, RecordedResource, REGISTRY_PASSWORD, runProgram } from "../mocks";
+import {
+  fakeEcr,
+  ACCOUNT,
+  ProgramRun,
+  RecordedResource,
+  REGISTRY_PASSWORD,
+  runProgram,
+} from "../mocks";
 
 const REGISTRY = `${ACCOUNT}.dkr.ecr.us-east-2.amazonaws.com`;
 const SECRET_ARN = `arn:aws:secretsmanager:us-east-2:${ACCOUNT}:secret:aura-dev-database-credentials-AbCdEf`;
@@ -244,7 +251,9 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       user: "10000:10000",
       readonlyRootFilesystem: true,
       linuxParameters: { capabilities: { drop: ["ALL"] } },
-      mountPoints: [{ sourceVolume: "service-desk-host-tmp", containerPath: "/tmp", readOnly: false }],
+      mountPoints: [
+        { sourceVolume: "service-desk-host-tmp", containerPath: "/tmp", readOnly: false },
+      ],
       logConfiguration: logs("service-desk-host"),
       dockerLabels: { "org.aura.tools": "python3" },
       secrets: secretRefs("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"),
@@ -497,8 +506,10 @@ describe("the Pulumi program in other situations", function () {
   });
 
   it("runs a prebuilt image as given and builds nothing for it", async () => {
-    const prebuilt = `${REGISTRY}/aura-databases@sha256:${"b".repeat(64)}`;
+    const registry = fakeEcr();
+    const prebuilt = registry.publish(`${REGISTRY}/prebuilt-databases`, "linux/amd64");
     const run = await runProgram({
+      registry,
       overrides: { "aura:databases": JSON.stringify({ image: prebuilt }) },
     });
     assert.deepEqual(
@@ -515,6 +526,40 @@ describe("the Pulumi program in other situations", function () {
       prebuilt,
     );
     assert.deepEqual((run.outputs.imageRefs as Record<string, string>).databases, prebuilt);
+  });
+
+  it("checks every image's platform in the registry with ECR credentials before using it", async () => {
+    const run = await runProgram();
+    const basic = `Basic ${Buffer.from(`AWS:${REGISTRY_PASSWORD}`).toString("base64")}`;
+    const images = run.outputs.imageRefs as Record<string, string>;
+    for (const ref of Object.values(images)) {
+      const [repository, digest] = ref.split("@");
+      const path = repository.slice(repository.indexOf("/") + 1);
+      assert.deepEqual(
+        run.registry.requests.find((request) =>
+          request.url.endsWith(`/v2/${path}/manifests/${digest}`),
+        ),
+        { url: `https://${REGISTRY}/v2/${path}/manifests/${digest}`, authorization: basic },
+      );
+    }
+  });
+
+  it("fails `pulumi up` when a prebuilt image lacks the task's platform (the ARM laptop build)", async () => {
+    const registry = fakeEcr();
+    const armOnly = registry.publish(`${REGISTRY}/laptop-build`, "linux/arm64");
+    await assert.rejects(
+      runProgram({
+        registry,
+        overrides: { "aura:api-gateway": JSON.stringify({ image: armOnly }) },
+      }),
+      (error: Error) => {
+        assert.equal(error.name, "ImagePlatformError");
+        assert.match(error.message, /CannotPullContainerError/);
+        assert.match(error.message, /does not contain descriptor matching platform 'linux\/amd64'/);
+        assert.match(error.message, /linux\/arm64/);
+        return true;
+      },
+    );
   });
 
   it("uses per-stack health-check overrides in the container definition and the grace period", async () => {
@@ -563,7 +608,10 @@ describe("the Pulumi program's preflight", function () {
       runProgram({ overrides: { "aura:databases": '{"startTimeout": 30}' } }),
       (error: Error & { registered?: unknown[] }) => {
         assert.deepEqual(error.registered, []);
-        assert.match(error.message, /^Preflight found settings that can only loop:\n {2}- aura:databases\.startTimeout = 30 s ends before databases can be HEALTHY/);
+        assert.match(
+          error.message,
+          /^Preflight found settings that can only loop:\n {2}- aura:databases\.startTimeout = 30 s ends before databases can be HEALTHY/,
+        );
         return true;
       },
     );
