@@ -127,7 +127,10 @@ export class AuraService extends pulumi.ComponentResource {
     );
     // A task started before its mount targets, file system policy or role policy exist fails
     // to mount its volumes, which would count against the circuit breaker on the first deploy.
-    const dependsOn = [...(this.storage?.readiness ?? []), ...(taskRolePolicy ? [taskRolePolicy] : [])];
+    const dependsOn = [
+      ...(this.storage?.readiness ?? []),
+      ...(taskRolePolicy ? [taskRolePolicy] : []),
+    ];
     this.service = this.createService(name, args, taskSubnetIds, taskSecurityGroup, dependsOn);
 
     this.url = pulumi.interpolate`http://${this.loadBalancer.loadBalancer.dnsName}`;
@@ -203,16 +206,18 @@ export class AuraService extends pulumi.ComponentResource {
       `${name}-task-policy`,
       {
         role: role.id,
-        policy: pulumi.output(efs).apply((found) =>
-          JSON.stringify(
-            taskRolePolicy(
-              found === undefined
-                ? undefined
-                : { fileSystemArn: found[0], accessPointArns: found[1] },
-              enableExecuteCommand,
+        policy: pulumi
+          .output(efs)
+          .apply((found) =>
+            JSON.stringify(
+              taskRolePolicy(
+                found === undefined
+                  ? undefined
+                  : { fileSystemArn: found[0], accessPointArns: found[1] },
+                enableExecuteCommand,
+              ),
             ),
           ),
-        ),
       },
       { parent: this },
     );

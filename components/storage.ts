@@ -108,7 +108,11 @@ export class DatabaseStorage extends pulumi.ComponentResource {
   private createSecurityGroup(name: string, args: DatabaseStorageArgs): aws.ec2.SecurityGroup {
     const securityGroup = new aws.ec2.SecurityGroup(
       `${name}-nfs-sg`,
-      { vpcId: args.vpcId, description: "Aura EFS mount targets: NFS from the tasks only", tags: args.tags },
+      {
+        vpcId: args.vpcId,
+        description: "Aura EFS mount targets: NFS from the tasks only",
+        tags: args.tags,
+      },
       { parent: this },
     );
     new aws.vpc.SecurityGroupIngressRule(

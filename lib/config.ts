@@ -184,13 +184,19 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
     SCALAR_DEFAULTS.enableExecuteCommand,
   );
   const vpcId = reader.string("vpcId", SCALAR_DEFAULTS.vpcId).trim();
+  const publicSubnetIds = reader.stringList("publicSubnetIds", "subnet IDs");
+  const privateSubnetIds = reader.stringList("privateSubnetIds", "subnet IDs");
+  const assignPublicIp = reader.boolean("assignPublicIp", SCALAR_DEFAULTS.assignPublicIp);
   const network: NetworkConfig = {
     vpcId: vpcId === "" ? undefined : vpcId,
-    publicSubnetIds: reader.stringList("publicSubnetIds", "subnet IDs"),
-    privateSubnetIds: reader.stringList("privateSubnetIds", "subnet IDs"),
-    assignPublicIp: reader.boolean("assignPublicIp", SCALAR_DEFAULTS.assignPublicIp),
+    publicSubnetIds: publicSubnetIds ?? [],
+    privateSubnetIds: privateSubnetIds ?? [],
+    assignPublicIp: assignPublicIp ?? false,
   };
-  problems.push(...networkProblems(network));
+  // How the keys combine is only worth judging once each one could be read.
+  if (publicSubnetIds && privateSubnetIds && assignPublicIp !== undefined) {
+    problems.push(...networkProblems(network));
+  }
 
   const containers = Object.fromEntries(
     CONTAINER_NAMES.map((name) => [name, readContainer(reader, name, problems)]),
@@ -214,7 +220,7 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
     containers,
     storage: storage as StorageMode,
     network,
-    enableExecuteCommand,
+    enableExecuteCommand: enableExecuteCommand!,
   };
 }
 
@@ -327,20 +333,20 @@ class Reader {
     return match;
   }
 
-  boolean(key: string, fallback: boolean): boolean {
+  boolean(key: string, fallback: boolean): boolean | undefined {
     const text = this.value(key);
     if (text === undefined) return fallback;
     if (text.trim() !== "true" && text.trim() !== "false") {
       this.problems.push(
         `${NAMESPACE}:${key} = ${JSON.stringify(text)} is not allowed: choose true or false`,
       );
-      return fallback;
+      return undefined;
     }
     return text.trim() === "true";
   }
 
   /** A list of strings: the CLI hands structured stack config to the program as JSON. */
-  stringList(key: string, what: string): string[] {
+  stringList(key: string, what: string): string[] | undefined {
     const text = this.value(key);
     if (text === undefined || text.trim() === "") return [];
     let parsed: unknown;
@@ -353,7 +359,7 @@ class Reader {
       this.problems.push(
         `${NAMESPACE}:${key} = ${JSON.stringify(text)} must be a list of ${what}, e.g. ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"]`,
       );
-      return [];
+      return undefined;
     }
     return parsed as string[];
   }

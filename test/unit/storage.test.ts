@@ -100,10 +100,10 @@ describe("durable databases on EFS (dev stack under mocks)", function () {
         ],
       ],
     );
-    assert.deepEqual(
-      run.one("awsx:ecs:FargateService").inputs.networkConfiguration.subnets,
-      ["subnet-a", "subnet-b"],
-    );
+    assert.deepEqual(run.one("awsx:ecs:FargateService").inputs.networkConfiguration.subnets, [
+      "subnet-a",
+      "subnet-b",
+    ]);
     assert.equal(
       run.one("aws:ec2/securityGroup:SecurityGroup", "aura-storage-nfs-sg").inputs.vpcId,
       "vpc-0default",
@@ -191,9 +191,17 @@ describe("durable databases on EFS (dev stack under mocks)", function () {
         [
           "databases",
           [
-            { sourceVolume: "postgres-data", containerPath: "/var/lib/aura/postgres", readOnly: false },
+            {
+              sourceVolume: "postgres-data",
+              containerPath: "/var/lib/aura/postgres",
+              readOnly: false,
+            },
             { sourceVolume: "redis-data", containerPath: "/var/lib/aura/redis", readOnly: false },
-            { sourceVolume: "mongodb-data", containerPath: "/var/lib/aura/mongodb", readOnly: false },
+            {
+              sourceVolume: "mongodb-data",
+              containerPath: "/var/lib/aura/mongodb",
+              readOnly: false,
+            },
           ],
         ],
         [
@@ -274,7 +282,11 @@ describe("durable databases on EFS (dev stack under mocks)", function () {
       );
       for (const resource of run.resources) {
         if (resource === version) continue;
-        assert.doesNotMatch(JSON.stringify(resource.inputs), /generated-aura-credentials/, resource.name);
+        assert.doesNotMatch(
+          JSON.stringify(resource.inputs),
+          /generated-aura-credentials/,
+          resource.name,
+        );
       }
       assert.doesNotMatch(JSON.stringify(run.outputs), /generated-aura-credentials/);
     });
@@ -391,21 +403,14 @@ describe("storage and task role, as plain functions", () => {
   });
 
   it("gives EFS volumes only when an EFS file system is given", () => {
-    assert.deepEqual(taskVolumes().map((volume) => Object.keys(volume)), [
-      ["name"],
-      ["name"],
-      ["name"],
-      ["name"],
-      ["name"],
-    ]);
+    assert.deepEqual(
+      taskVolumes().map((volume) => Object.keys(volume)),
+      [["name"], ["name"], ["name"], ["name"], ["name"]],
+    );
   });
 
   for (const [key, value, message] of [
-    [
-      "aura:storage",
-      "s3",
-      'aura:storage = "s3" is not allowed: choose one of efs, ephemeral',
-    ],
+    ["aura:storage", "s3", 'aura:storage = "s3" is not allowed: choose one of efs, ephemeral'],
     [
       "aura:enableExecuteCommand",
       "yes",
