@@ -163,33 +163,31 @@ function dependencyFindings(
   schedule: ReadonlyMap<ContainerName, ContainerSchedule>,
 ): Finding[] {
   const findings: Finding[] = [];
-  for (const name of CONTAINER_NAMES) {
-    for (const dependency of containerDependencies(name)) {
-      const target = dependency.containerName as ContainerName;
-      const { startTimeout } = config.containers[target];
-      const targetSchedule = schedule.get(target)!;
-      if (startTimeout === undefined) {
-        findings.push({
-          severity: "info",
-          rule: "start-timeout",
-          container: target,
-          message: `${target} has no startTimeout: ${name} waits while ${target} is starting; its own health check ends the wait at ${targetSchedule.timeline.earliestUnhealthy} s (UNHEALTHY stops the task).`,
-        });
-      } else if (startTimeout < targetSchedule.healthyAt) {
-        findings.push({
-          severity: "error",
-          rule: "start-timeout",
-          container: target,
-          message: `aura:${target}.startTimeout = ${startTimeout} s ends before ${target} can be HEALTHY (${targetSchedule.healthyAt} s with its expected start-up): ${name} would never start and the task would stop every time. Raise it or leave it unset.`,
-        });
-      } else if (startTimeout < targetSchedule.timeline.earliestUnhealthy) {
-        findings.push({
-          severity: "warning",
-          rule: "start-timeout",
-          container: target,
-          message: `aura:${target}.startTimeout = ${startTimeout} s cuts ${target}'s boot budget of ${targetSchedule.timeline.earliestUnhealthy} s short: a slow boot stops the task at ${startTimeout} s even though its health check would still wait.`,
-        });
-      }
+  for (const target of CONTAINER_NAMES) {
+    const dependents = CONTAINER_NAMES.filter((name) =>
+      containerDependencies(name).some((dependency) => dependency.containerName === target),
+    );
+    if (dependents.length === 0) continue;
+    const waiting = dependents.join(" and ");
+    const { startTimeout } = config.containers[target];
+    const { healthyAt, timeline } = schedule.get(target)!;
+    const finding = (severity: Severity, message: string) =>
+      findings.push({ severity, rule: "start-timeout", container: target, message });
+    if (startTimeout === undefined) {
+      finding(
+        "info",
+        `${target} has no startTimeout: ${waiting} wait while ${target} is starting; its own health check ends the wait at ${timeline.earliestUnhealthy} s (UNHEALTHY stops the task).`,
+      );
+    } else if (startTimeout < healthyAt) {
+      finding(
+        "error",
+        `aura:${target}.startTimeout = ${startTimeout} s ends before ${target} can be HEALTHY (${healthyAt} s with its expected start-up): ${waiting} would never start and the task would stop every time. Raise it or leave it unset.`,
+      );
+    } else if (startTimeout < timeline.earliestUnhealthy) {
+      finding(
+        "warning",
+        `aura:${target}.startTimeout = ${startTimeout} s cuts ${target}'s boot budget of ${timeline.earliestUnhealthy} s short: a slow boot stops the task at ${startTimeout} s even though its health check would still wait.`,
+      );
     }
   }
   return findings;

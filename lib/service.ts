@@ -35,7 +35,10 @@ export const PUBLIC_PORT = APP_PORTS[PUBLIC_CONTAINER];
 
 /** Seconds until an ALB target with `TARGET_GROUP_HEALTH_CHECK` is healthy once it answers. */
 export function targetGroupHealthyAfter(
-  check: { readonly healthyThreshold: number; readonly interval: number } = TARGET_GROUP_HEALTH_CHECK,
+  check: {
+    readonly healthyThreshold: number;
+    readonly interval: number;
+  } = TARGET_GROUP_HEALTH_CHECK,
 ): number {
   return check.healthyThreshold * check.interval;
 }

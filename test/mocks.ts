@@ -23,6 +23,8 @@ export interface ProgramRun {
   readonly outputs: Record<string, unknown>;
   /** What the program logged with `pulumi.log.warn`, in order. */
   readonly warnings: string[];
+  /** What the program logged with `pulumi.log.info` while it was being constructed. */
+  readonly infos: string[];
   /** The fake ECR the run's images were pushed to and checked in. */
   readonly registry: FakeRegistry;
   /** The one resource of `type` named `name`, or the only one of `type`. Throws otherwise. */
@@ -106,6 +108,7 @@ export async function runProgram(
   const region = config["aws:region"] ?? "us-east-2";
   const resources: RecordedResource[] = [];
   const warnings: string[] = [];
+  const infos: string[] = [];
 
   pulumi.runtime.setAllConfig(config);
   await pulumi.runtime.setMocks(
@@ -144,7 +147,7 @@ export async function runProgram(
   const realFetch = globalThis.fetch;
   globalThis.fetch = registry.fetch;
   try {
-    return await runEntry(resources, warnings, registry);
+    return await runEntry(resources, { warnings, infos }, registry);
   } finally {
     globalThis.fetch = realFetch;
   }
@@ -152,18 +155,24 @@ export async function runProgram(
 
 async function runEntry(
   resources: RecordedResource[],
-  warnings: string[],
+  { warnings, infos }: { warnings: string[]; infos: string[] },
   registry: FakeRegistry,
 ): Promise<ProgramRun> {
   const entry = require.resolve(path.join(__dirname, "..", "index.ts"));
   delete require.cache[entry];
   let program: Record<string, pulumi.Output<unknown>>;
-  // Without an engine, pulumi.log.warn writes to console.warn with this prefix.
+  // Without an engine, pulumi.log writes to the console with these prefixes.
   const consoleWarn = console.warn;
+  const consoleLog = console.log;
   console.warn = (...args: unknown[]) => {
     const text = args.map(String).join(" ");
     if (text.startsWith("warning: [runtime] ")) warnings.push(text.slice(19));
     else consoleWarn(...args);
+  };
+  console.log = (...args: unknown[]) => {
+    const text = args.map(String).join(" ");
+    if (text.startsWith("info: [runtime] ")) infos.push(text.slice(16));
+    else consoleLog(...args);
   };
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -172,6 +181,7 @@ async function runEntry(
     throw Object.assign(error as Error, { registered: resources });
   } finally {
     console.warn = consoleWarn;
+    console.log = consoleLog;
   }
   const outputs = Object.fromEntries(
     await Promise.all(
@@ -188,6 +198,7 @@ async function runEntry(
     resources,
     outputs,
     warnings,
+    infos,
     registry,
     all,
     one(type, name) {

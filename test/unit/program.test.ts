@@ -603,6 +603,28 @@ describe("the Pulumi program in other situations", function () {
 describe("the Pulumi program's preflight", function () {
   this.timeout(20000);
 
+  it("logs the task's timeline and its findings in every preview", async () => {
+    const run = await runProgram({ preview: true });
+    assert.deepEqual(run.infos, [
+      "preflight databases: starts with the task; HEALTHY within 31 s of being ready (expected at 64 s, at the latest 304 s); earliest UNHEALTHY 304 s after its start",
+      "preflight api-gateway: starts when its dependencies are HEALTHY (64-304 s); HEALTHY within 31 s of being ready (expected at 80 s, at the latest 464 s); earliest UNHEALTHY 160 s after its start",
+      "preflight service-desk-host: starts when its dependencies are HEALTHY (64-304 s); HEALTHY within 31 s of being ready (expected at 80 s, at the latest 464 s); earliest UNHEALTHY 160 s after its start",
+      "preflight service: health-check grace period 484 s",
+      "preflight info: databases has no startTimeout: api-gateway and service-desk-host wait while databases is starting; its own health check ends the wait at 304 s (UNHEALTHY stops the task).",
+    ]);
+    assert.deepEqual(run.warnings, []);
+  });
+
+  it("warns at preview about a risky setting without failing", async () => {
+    const run = await runProgram({
+      preview: true,
+      overrides: { "aura:databases": JSON.stringify({ startTimeout: 120 }) },
+    });
+    assert.deepEqual(run.warnings, [
+      "preflight warning: aura:databases.startTimeout = 120 s cuts databases's boot budget of 304 s short: a slow boot stops the task at 120 s even though its health check would still wait.",
+    ]);
+  });
+
   it("fails a startTimeout that ends before the databases can be HEALTHY, before any resource", async () => {
     await assert.rejects(
       runProgram({ overrides: { "aura:databases": '{"startTimeout": 30}' } }),
