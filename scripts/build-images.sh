@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds the three Aura images from containers/<name> on this machine's Docker engine and
+# prints each image's size and build time. Run `bash scripts/docker-setup.sh` first (engine
+# and the debootstrap base image). MongoDB's repository is unreachable here, so the local
+# databases image is built without it unless WITH_MONGODB=true is set.
+#
+#   BASE_IMAGE     base to build FROM          (default aura-base:bookworm)
+#   WITH_MONGODB   true|false                  (default false on this machine)
+#   IMAGE_TAG      tag of the three images     (default local)
+#   IMAGE_PREFIX   repository name prefix      (default aura)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BASE_IMAGE="${BASE_IMAGE:-aura-base:bookworm}"
+WITH_MONGODB="${WITH_MONGODB:-false}"
+IMAGE_TAG="${IMAGE_TAG:-local}"
+IMAGE_PREFIX="${IMAGE_PREFIX:-aura}"
+log() { printf '[build-images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+
+docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 \
+  || { log "base image $BASE_IMAGE is missing: run 'bash scripts/docker-setup.sh' first"; exit 1; }
+# The images run as non-root users, who cannot even exec /bin/sh when / is not world-searchable
+# (a base imported from a `mktemp -d` directory has / at 0700).
+root_mode="$(docker run --rm --network host --entrypoint /usr/bin/stat "$BASE_IMAGE" -c %a /)"
+[ "$root_mode" = 755 ] || {
+  log "base image $BASE_IMAGE has / at mode $root_mode, not 755: non-root users cannot run in it."
+  log "Fix the base (chmod 0755 the debootstrap directory before importing it) and retry."
+  exit 1
+}
+
+declare -A seconds
+# The two apps share their first (apt) layer, so the second one reuses the first one's cache.
+names=(databases api-gateway service-desk-host)
+for name in "${names[@]}"; do
+  image="$IMAGE_PREFIX-$name:$IMAGE_TAG"
+  args=(--network host --build-arg "BASE_IMAGE=$BASE_IMAGE" --tag "$image")
+  [ "$name" = databases ] && args+=(--build-arg "WITH_MONGODB=$WITH_MONGODB")
+  log "building $image from containers/$name"
+  start=$(date +%s)
+  # Full output only on failure: a vfs build of the databases image prints thousands of lines.
+  if ! docker build "${args[@]}" "containers/$name" >"/tmp/aura-build-$name.log" 2>&1; then
+    tail -n 40 "/tmp/aura-build-$name.log"
+    log "FAILED: $image (full log: /tmp/aura-build-$name.log)"
+    exit 1
+  fi
+  seconds[$name]=$(($(date +%s) - start))
+  log "built $image in ${seconds[$name]} s"
+done
+
+printf '\n%-32s %10s %12s\n' IMAGE SIZE "BUILD TIME"
+for name in "${names[@]}"; do
+  image="$IMAGE_PREFIX-$name:$IMAGE_TAG"
+  size=$(docker image inspect --format '{{.Size}}' "$image")
+  printf '%-32s %7d MB %10d s\n' "$image" $((size / 1000000)) "${seconds[$name]}"
+done

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# `npm run test:containers`: proves the three images on a real Docker engine. Prepares the
+# engine and base image, frees the ports the task uses, builds the images, then runs the mocha
+# suite in test/containers, which starts the containers with --network host (the host's
+# loopback plays the task's shared 127.0.0.1) and tests them over real HTTP.
+#
+#   WITH_MONGODB   build the databases image with MongoDB (default false: its repository is
+#                  unreachable from this machine). The suite reads it to know what to expect.
+#   SKIP_BUILD=1   reuse the images already built (for iterating on the tests).
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+export WITH_MONGODB="${WITH_MONGODB:-false}"
+log() { printf '[test-containers %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
+started=$(date +%s)
+
+# Everything the suite starts carries this label, so cleanup never touches anything else.
+TEST_LABEL=org.aura.test=containers
+cleanup() {
+  local ids
+  ids="$(docker ps -aq --filter "label=$TEST_LABEL" 2>/dev/null || true)"
+  if [ -n "$ids" ]; then
+    log "removing test containers"
+    # shellcheck disable=SC2086
+    docker rm -f $ids >/dev/null
+  fi
+  local volumes
+  volumes="$(docker volume ls -q --filter "label=$TEST_LABEL" 2>/dev/null || true)"
+  # shellcheck disable=SC2086
+  [ -z "$volumes" ] || docker volume rm $volumes >/dev/null
+}
+
+log "preparing the Docker engine and base image (scripts/docker-setup.sh)"
+bash scripts/docker-setup.sh
+trap cleanup EXIT
+cleanup
+
+# The containers use the host network, so the ports must be free. Debian's own PostgreSQL or
+# Redis service may be running on this machine: stop it (and say so) rather than test against it.
+port_in_use() { ss -ltnH "sport = :$1" | grep -q .; }
+for port in 5432 6379 27017 8000 8001 8010; do
+  port_in_use "$port" || continue
+  owner="$(ss -ltnpH "sport = :$port" | sed -n 's/.*users:(("\([^"]*\)".*/\1/p' | head -n1)"
+  log "port $port is taken by '${owner:-unknown}' on the host"
+  case "$owner" in
+    postgres*)
+      log "stopping the host's PostgreSQL service"
+      if command -v pg_ctlcluster >/dev/null; then
+        pg_lsclusters -h | awk '$4 == "online" {print $1, $2}' \
+          | while read -r version cluster; do pg_ctlcluster "$version" "$cluster" stop; done
+      fi
+      service postgresql stop >/dev/null 2>&1 || true
+      ;;
+    redis-server*)
+      log "stopping the host's Redis service"
+      service redis-server stop >/dev/null 2>&1 || true
+      ;;
+  esac
+  sleep 1
+  if port_in_use "$port"; then
+    log "port $port is still in use ($(ss -ltnpH "sport = :$port")); stop that process and retry"
+    log "running containers (one on the host network may hold it):"
+    docker ps --format '  {{.Names}}  {{.Image}}  {{.Status}}'
+    exit 1
+  fi
+done
+
+if [ "${SKIP_BUILD:-0}" = 1 ]; then
+  log "SKIP_BUILD=1: using the images already built"
+else
+  log "building the images (WITH_MONGODB=$WITH_MONGODB)"
+  bash scripts/build-images.sh
+fi
+
+log "running the container tests (they start, stop and restart the containers)"
+npx mocha --config test/containers/.mocharc.json
+log "all container tests passed in $(($(date +%s) - started)) s"
