@@ -8,6 +8,7 @@
 #   WITH_MONGODB   true|false                  (default false on this machine)
 #   IMAGE_TAG      tag of the three images     (default local)
 #   IMAGE_PREFIX   repository name prefix      (default aura)
+#   NO_CACHE=1     build without Docker's layer cache (to measure a cold build)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -35,6 +36,8 @@ for name in "${names[@]}"; do
   image="$IMAGE_PREFIX-$name:$IMAGE_TAG"
   args=(--network host --build-arg "BASE_IMAGE=$BASE_IMAGE" --tag "$image")
   [ "$name" = databases ] && args+=(--build-arg "WITH_MONGODB=$WITH_MONGODB")
+  # The second app still shares the first one's layers: only the first build of each skips the cache.
+  [ "${NO_CACHE:-0}" = 1 ] && [ "$name" != service-desk-host ] && args+=(--no-cache)
   log "building $image from containers/$name"
   start=$(date +%s)
   # Full output only on failure: a vfs build of the databases image prints thousands of lines.
