@@ -38,9 +38,17 @@ cleanup
 # The containers use the host network, so the ports must be free. Debian's own PostgreSQL or
 # Redis service may be running on this machine: stop it (and say so) rather than test against it.
 port_in_use() { ss -ltnH "sport = :$1" | grep -q .; }
-for port in 5432 6379 27017 8000 8001 8010; do
+for port in 5432 6379 27017 8000 8001 8010 18001; do
   port_in_use "$port" || continue
-  owner="$(ss -ltnpH "sport = :$port" | sed -n 's/.*users:(("\([^"]*\)".*/\1/p' | head -n1)"
+  holder="$(ss -ltnpH "sport = :$port")"
+  owner="$(sed -n 's/.*users:(("\([^"]*\)".*/\1/p' <<<"$holder" | head -n1)"
+  pid="$(sed -n 's/.*pid=\([0-9]*\).*/\1/p' <<<"$holder" | head -n1)"
+  if [ -n "$pid" ] && grep -qs docker "/proc/$pid/cgroup"; then
+    # Another container on the host network (someone else's run): not ours to stop.
+    log "port $port is held by '$owner' in a Docker container; stop it and retry:"
+    docker ps --format '  {{.Names}}  {{.Image}}  {{.Status}}'
+    exit 1
+  fi
   log "port $port is taken by '${owner:-unknown}' on the host"
   case "$owner" in
     postgres*)
@@ -59,8 +67,6 @@ for port in 5432 6379 27017 8000 8001 8010; do
   sleep 1
   if port_in_use "$port"; then
     log "port $port is still in use ($(ss -ltnpH "sport = :$port")); stop that process and retry"
-    log "running containers (one on the host network may hold it):"
-    docker ps --format '  {{.Names}}  {{.Image}}  {{.Status}}'
     exit 1
   fi
 done
