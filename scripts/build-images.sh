@@ -20,14 +20,27 @@ log() { printf '[build-images %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 
 docker image inspect "$BASE_IMAGE" >/dev/null 2>&1 \
   || { log "base image $BASE_IMAGE is missing: run 'bash scripts/docker-setup.sh' first"; exit 1; }
-# The images run as non-root users, who cannot even exec /bin/sh when / is not world-searchable
-# (a base imported from a `mktemp -d` directory has / at 0700).
+# The images run as non-root users, who cannot even exec /bin/sh when / is not searchable by
+# all: a base imported from a `mktemp -d` directory has / at 0700, and a Dockerfile cannot
+# change the mode of / (it is not part of any layer). Build on a copy with / at 0755 then.
 root_mode="$(docker run --rm --network host --entrypoint /usr/bin/stat "$BASE_IMAGE" -c %a /)"
-[ "$root_mode" = 755 ] || {
-  log "base image $BASE_IMAGE has / at mode $root_mode, not 755: non-root users cannot run in it."
-  log "Fix the base (chmod 0755 the debootstrap directory before importing it) and retry."
-  exit 1
-}
+if [ "$root_mode" != 755 ]; then
+  base_id="$(docker image inspect --format '{{.Id}}' "$BASE_IMAGE")"
+  fixed="$BASE_IMAGE-root755-${base_id:7:12}"
+  if ! docker image inspect "$fixed" >/dev/null 2>&1; then
+    log "base image $BASE_IMAGE has / at mode $root_mode: making $fixed with / at 0755"
+    rootfs="$(mktemp -d /tmp/aura-base-root755.XXXXXX)"
+    container="$(docker create --network host "$BASE_IMAGE" /bin/true)"
+    docker export "$container" | tar -C "$rootfs" -x
+    docker rm "$container" >/dev/null
+    chmod 0755 "$rootfs"
+    rm -f "$rootfs/.dockerenv"
+    tar -C "$rootfs" -c . | docker import - "$fixed" >/dev/null
+    rm -rf "$rootfs"
+  fi
+  log "building on $fixed ($BASE_IMAGE has / at mode $root_mode)"
+  BASE_IMAGE="$fixed"
+fi
 
 declare -A seconds
 # The two apps share their first (apt) layer, so the second one reuses the first one's cache.
