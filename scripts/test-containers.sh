@@ -7,6 +7,7 @@
 #   WITH_MONGODB   build the databases image with MongoDB (default false: its repository is
 #                  unreachable from this machine). The suite reads it to know what to expect.
 #   SKIP_BUILD=1   reuse the images already built (for iterating on the tests).
+#   KEEP_CONTAINERS=1  leave the containers running afterwards (for debugging).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ started=$(date +%s)
 
 # Everything the suite starts carries this label, so cleanup never touches anything else.
 TEST_LABEL=org.aura.test=containers
-cleanup() {
+remove_test_containers() {
   local ids
   ids="$(docker ps -aq --filter "label=$TEST_LABEL" 2>/dev/null || true)"
   if [ -n "$ids" ]; then
@@ -32,8 +33,15 @@ cleanup() {
 
 log "preparing the Docker engine and base image (scripts/docker-setup.sh)"
 bash scripts/docker-setup.sh
-trap cleanup EXIT
-cleanup
+on_exit() {
+  if [ "${KEEP_CONTAINERS:-0}" = 1 ]; then
+    log "KEEP_CONTAINERS=1: leaving the test containers running"
+  else
+    remove_test_containers
+  fi
+}
+trap on_exit EXIT
+remove_test_containers
 
 # The containers use the host network, so the ports must be free. Debian's own PostgreSQL or
 # Redis service may be running on this machine: stop it (and say so) rather than test against it.
