@@ -29,7 +29,7 @@ Runs the stack's ECS task on the local Docker engine with ECS's behaviour.
                             retries, startPeriod, startTimeout, stopTimeout); VALUE is JSON,
                             e.g. --health 'api-gateway.command=["CMD-SHELL","exit 1"]'
   --overrides FILE          JSON file of overrides: {"api-gateway": {"interval": 5}}
-  --env-file FILE           secrets file (default local.env; created with random values)
+  --secrets FILE            secrets env file (default local.env; created with random values)
   --keep                    leave the stopped containers on the engine
   --verbose                 print every health-check probe
   -h, --help                this text
@@ -89,7 +89,7 @@ export function parseArgs(argv: readonly string[]): LocalOptions {
         addOverrides(parsed as Record<string, unknown>, file);
         break;
       }
-      case "--env-file":
+      case "--secrets":
         envFile = value();
         break;
       case "--keep":

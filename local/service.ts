@@ -31,7 +31,7 @@ export interface ServiceHandle {
 }
 
 export function runService(
-  startOne: (number: number) => RunningTask,
+  startOne: (number: number) => RunningTask | Promise<RunningTask>,
   options: ServiceOptions,
 ): ServiceHandle {
   let current: RunningTask | undefined;
@@ -39,7 +39,7 @@ export function runService(
   const done = (async () => {
     const tasks: TaskResult[] = [];
     for (let number = 1; ; number++) {
-      current = startOne(number);
+      current = await startOne(number);
       options.onTaskStarted?.(current, number);
       const result = await current.done;
       tasks.push(result);

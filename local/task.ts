@@ -309,7 +309,9 @@ class TaskRunner {
   }
 
   private updateTaskStatus(): void {
-    if (!this.running && this.runtimes.every((runtime) => runtime.phase === "RUNNING")) {
+    // RUNNING once every essential container runs; a non-essential one may already have exited.
+    const essential = this.runtimes.filter((runtime) => runtime.definition.essential);
+    if (!this.running && essential.every((runtime) => runtime.phase === "RUNNING")) {
       this.running = true;
       this.emit({ type: "task", at: this.at(), status: "RUNNING" });
     }
@@ -386,6 +388,12 @@ class TaskRunner {
           Source: this.volumeName(mount.sourceVolume),
           Target: mount.containerPath,
           ReadOnly: mount.readOnly,
+          // Labelled so a cleanup can find the volumes of a run that crashed.
+          VolumeOptions: {
+            NoCopy: false,
+            Labels: { [TASK_LABEL]: this.taskId },
+            DriverConfig: { Name: "local", Options: {} },
+          },
         })),
       },
     });

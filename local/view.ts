@@ -7,6 +7,15 @@ export function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(1)}s`;
 }
 
+/** A probe's output on one line: the databases check prints one line per database. */
+function oneLine(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line !== "")
+    .join("; ");
+}
+
 /** One line for an event, prefixed with the time since task start; undefined to show nothing. */
 export function formatEvent(event: TaskEvent, verbose = false): string | undefined {
   const time = `+${seconds(event.at).padStart(6)}`;
@@ -21,12 +30,13 @@ export function formatEvent(event: TaskEvent, verbose = false): string | undefin
       return `${time} [${event.container}] ${event.status}${exit}${reason}`;
     }
     case "health": {
-      const detail = event.status === "UNHEALTHY" && event.output !== "" ? `: ${event.output}` : "";
+      const detail =
+        event.status === "UNHEALTHY" && event.output !== "" ? `: ${oneLine(event.output)}` : "";
       return `${time} [${event.container}] ${event.status} ${seconds(event.sinceStart)} after start${detail}`;
     }
     case "probe":
       return verbose
-        ? `${time} [${event.container}] probe exit ${event.exitCode} in ${event.durationMs} ms${event.output !== "" ? `: ${event.output}` : ""}`
+        ? `${time} [${event.container}] probe exit ${event.exitCode} in ${event.durationMs} ms${event.output !== "" ? `: ${oneLine(event.output)}` : ""}`
         : undefined;
     case "log":
       return `${time} ${event.container} | ${event.line}`;

@@ -182,7 +182,7 @@ describe("local runner: command line", () => {
       "--health",
       'api-gateway.command=["CMD-SHELL","curl -f http://127.0.0.1:8000/health || exit 1"]',
       "--health=api-gateway.interval=5",
-      "--env-file",
+      "--secrets",
       "/tmp/x.env",
       "--keep",
       "--verbose",
