@@ -48,6 +48,8 @@ if ! docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
   mkdir -p "$rootfs/etc/apt/sources.list.d"
   cp /etc/apt/sources.list.d/*.sources "$rootfs/etc/apt/sources.list.d/" 2>/dev/null || true
   rm -rf "$rootfs/var/cache/apt/archives/"*.deb "$rootfs/var/lib/apt/lists/"*
+  # mktemp made the directory 0700; as the image's / it would lock out every non-root user.
+  chmod 0755 "$rootfs"
   tar -C "$rootfs" -c . | docker import - "$BASE_IMAGE" >/dev/null
   rm -rf "$rootfs"
   log "imported $BASE_IMAGE"
