@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # `npm run test:containers`: proves the three images on a real Docker engine. Prepares the
-# engine and base image, frees the ports the task uses, builds the images, then runs the mocha
+# engine and base image, builds the images, frees the ports the task uses, then runs the mocha
 # suite in test/containers, which starts the containers with --network host (the host's
 # loopback plays the task's shared 127.0.0.1) and tests them over real HTTP.
 #
@@ -43,6 +43,13 @@ on_exit() {
 trap on_exit EXIT
 remove_test_containers
 
+if [ "${SKIP_BUILD:-0}" = 1 ]; then
+  log "SKIP_BUILD=1: using the images already built"
+else
+  log "building the images (WITH_MONGODB=$WITH_MONGODB)"
+  bash scripts/build-images.sh
+fi
+
 # The containers use the host network, so the ports must be free. Debian's own PostgreSQL or
 # Redis service may be running on this machine: stop it (and say so) rather than test against it.
 port_in_use() { ss -ltnH "sport = :$1" | grep -q .; }
@@ -78,13 +85,6 @@ for port in 5432 6379 27017 8000 8001 8010 18001; do
     exit 1
   fi
 done
-
-if [ "${SKIP_BUILD:-0}" = 1 ]; then
-  log "SKIP_BUILD=1: using the images already built"
-else
-  log "building the images (WITH_MONGODB=$WITH_MONGODB)"
-  bash scripts/build-images.sh
-fi
 
 log "running the container tests (they start, stop and restart the containers)"
 npx mocha --config test/containers/.mocharc.json
