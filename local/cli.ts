@@ -40,8 +40,9 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 
   const service = runService(
-    () =>
-      startTask(definitions, {
+    (number) => {
+      console.log(`\n=== task ${number} of stack ${config.stack} ===`);
+      return startTask(definitions, {
         docker,
         resolveSecret: localSecretResolver(secrets.values),
         extraEnvironment,
@@ -51,21 +52,22 @@ async function main(argv: readonly string[]): Promise<number> {
           const line = formatEvent(event, options.verbose);
           if (line !== undefined) console.log(line);
         },
-      }),
+      });
+    },
     {
       replacements: options.replacements,
-      onTaskStarted: (task, number) =>
-        console.log(`\n=== task ${number} (${task.taskId}) of stack ${config.stack} ===`),
       onTaskStopped: (result, number) => console.log(`\n${formatSummary(result, number)}`),
     },
   );
   let interrupts = 0;
-  process.on("SIGINT", () => {
+  const interrupt = () => {
     // First Ctrl-C stops the task the ECS way (stopTimeout per container); a second one exits now.
     if (++interrupts > 1) process.exit(130);
     console.log("\nstopping (Ctrl-C again to abandon the containers)");
     service.stop();
-  });
+  };
+  process.on("SIGINT", interrupt);
+  process.on("SIGTERM", interrupt);
   const result = await service.done;
   if (result.tasks.length > 1 || options.replacements > 0)
     console.log(`\n${formatService(result)}`);
