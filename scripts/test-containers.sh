@@ -15,6 +15,13 @@ export WITH_MONGODB="${WITH_MONGODB:-false}"
 log() { printf '[test-containers %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 started=$(date +%s)
 
+# The suite owns the task's host ports while it runs; test:e2e takes the same lock, so the two
+# never overlap (they would start servers on the same 127.0.0.1 ports).
+PORTS_LOCK="${AURA_PORTS_LOCK:-/tmp/aura-host-ports.lock}"
+exec 9>"$PORTS_LOCK"
+log "waiting for the host-ports lock $PORTS_LOCK"
+flock 9
+
 # Everything the suite starts carries this label, so cleanup never touches anything else.
 TEST_LABEL=org.aura.test=containers
 remove_test_containers() {
