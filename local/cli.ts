@@ -12,6 +12,7 @@ import { busyPorts } from "./ports";
 import { loadLocalSecrets, localSecretResolver } from "./secrets";
 import { runService } from "./service";
 import { startTask } from "./task";
+import { STACK_VOLUME_LABEL, removeStackVolumes, stackStorage } from "./volumes";
 import { formatEvent, formatService, formatSummary } from "./view";
 
 async function main(argv: readonly string[]): Promise<number> {
@@ -32,8 +33,26 @@ async function main(argv: readonly string[]): Promise<number> {
       `127.0.0.1 port(s) ${busy.join(", ")} already in use: the task shares the host's network, stop whatever listens there first`,
     );
   }
+  const storage = stackStorage(config);
+  if (options.freshData) {
+    const removed = await removeStackVolumes(docker, config.stack);
+    console.log(
+      `--fresh-data: removed ${removed.length === 0 ? "no volumes (none yet)" : removed.join(", ")}`,
+    );
+  }
   const secrets = loadLocalSecrets(options.envFile);
-  if (secrets.created) console.log(`created ${options.envFile} with random secrets`);
+  if (secrets.created) {
+    console.log(`created ${options.envFile} with random secrets`);
+    // The databases keep the passwords they were initialised with; new ones would lock the apps out.
+    const kept = await docker.listVolumes({
+      filters: { label: [`${STACK_VOLUME_LABEL}=${config.stack}`] },
+    });
+    if ((kept.Volumes ?? []).length > 0) {
+      console.log(
+        `warning: stack ${config.stack} has persistent database volumes made with other secrets; run with --fresh-data if the apps cannot log in`,
+      );
+    }
+  }
   const extraEnvironment = await buildAdaptations(docker, LOCAL_IMAGES);
   for (const [container, variables] of Object.entries(extraEnvironment)) {
     console.log(`${container}: local build adaptation ${JSON.stringify(variables)}`);
@@ -47,6 +66,7 @@ async function main(argv: readonly string[]): Promise<number> {
         resolveSecret: localSecretResolver(secrets.values),
         extraEnvironment,
         keepContainers: options.keepContainers,
+        storage,
         recordProbes: options.verbose,
         onEvent: (event) => {
           const line = formatEvent(event, options.verbose);

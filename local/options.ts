@@ -10,6 +10,8 @@ export interface LocalOptions {
   readonly overrides: ContainerOverrides;
   readonly envFile: string;
   readonly keepContainers: boolean;
+  /** Remove the stack's persistent data volumes before the first task. */
+  readonly freshData: boolean;
   readonly verbose: boolean;
   readonly help: boolean;
 }
@@ -30,6 +32,8 @@ Runs the stack's ECS task on the local Docker engine with ECS's behaviour.
                             e.g. --health 'api-gateway.command=["CMD-SHELL","exit 1"]'
   --overrides FILE          JSON file of overrides: {"api-gateway": {"interval": 5}}
   --secrets FILE            secrets env file (default local.env; created with random values)
+  --fresh-data              remove the stack's persistent database volumes first (with
+                            aura:storage efs they outlive every task, as EFS does)
   --keep                    leave the stopped containers on the engine
   --verbose                 print every health-check probe
   -h, --help                this text
@@ -41,6 +45,7 @@ export function parseArgs(argv: readonly string[]): LocalOptions {
   let replacements = 0;
   let envFile = "local.env";
   let keepContainers = false;
+  let freshData = false;
   let verbose = false;
   let help = false;
   const overrides: Record<string, Record<string, unknown>> = {};
@@ -95,6 +100,9 @@ export function parseArgs(argv: readonly string[]): LocalOptions {
       case "--keep":
         keepContainers = true;
         break;
+      case "--fresh-data":
+        freshData = true;
+        break;
       case "--verbose":
         verbose = true;
         break;
@@ -106,7 +114,17 @@ export function parseArgs(argv: readonly string[]): LocalOptions {
         throw new Error(`unknown option ${argument}\n\n${USAGE}`);
     }
   }
-  return { stack, build, replacements, overrides, envFile, keepContainers, verbose, help };
+  return {
+    stack,
+    build,
+    replacements,
+    overrides,
+    envFile,
+    keepContainers,
+    freshData,
+    verbose,
+    help,
+  };
 }
 
 function splitFlag(argument: string): [string, string | undefined] {

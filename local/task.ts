@@ -20,6 +20,9 @@ import {
 } from "./dependencies";
 import { HealthMonitor, HealthStatus, ProbeRecord } from "./healthMonitor";
 import { execProbe, lineSplitter } from "./docker";
+import { DockerVolume, LocalStorage, TASK_LABEL, dockerVolumes } from "./volumes";
+
+export { TASK_LABEL } from "./volumes";
 
 /**
  * The fields of a definition the runner applies besides the basics; optional so that a runner
@@ -43,9 +46,6 @@ export const STOPPED_REASONS = {
   userInitiated: "Task stopped by user",
 } as const;
 
-/** The label on every container the runner creates, valued with the task id, so it cleans up only its own. */
-export const TASK_LABEL = "org.aura.local.task";
-
 export type TaskStatus = "PENDING" | "RUNNING" | "STOPPING" | "STOPPED";
 
 /** Everything the runner observes, in order. `at` is ms since the task started. */
@@ -57,6 +57,13 @@ export type TaskEvent =
       readonly reason?: string;
     }
   | { readonly type: "task-healthy"; readonly at: number }
+  | {
+      readonly type: "volumes";
+      readonly at: number;
+      readonly volumes: readonly DockerVolume[];
+      /** The persistent volumes that held data of an earlier task (they existed already). */
+      readonly reused: readonly string[];
+    }
   | {
       readonly type: "container";
       readonly at: number;
@@ -133,6 +140,11 @@ export interface TaskOptions {
   readonly pollMs?: number;
   /** Record every probe as an event (noisy; for tests and `--verbose`). */
   readonly recordProbes?: boolean;
+  /**
+   * The task's volumes (`stackStorage(config)`): those EFS backs on ECS become the stack's
+   * persistent Docker volumes, reused by every task. Default: every volume is the task's own.
+   */
+  readonly storage?: LocalStorage;
 }
 
 export interface RunningTask {
@@ -206,6 +218,8 @@ class TaskRunner {
   private allHealthyAt?: number;
   private running = false;
   private stoppedAt?: number;
+  private readonly volumes: Map<string, DockerVolume>;
+  private volumesReady?: Promise<void>;
 
   constructor(
     private readonly definitions: readonly RunnableDefinition[],
@@ -215,6 +229,15 @@ class TaskRunner {
     this.docker = options.docker ?? new Docker();
     this.runtimes = definitions.map((definition) => ({ definition, phase: "PENDING" }));
     this.byName = new Map(this.runtimes.map((runtime) => [runtime.definition.name, runtime]));
+    const mountPoints = definitions.flatMap((definition) =>
+      (definition.mountPoints ?? []).map((mountPoint) => ({
+        container: definition.name,
+        mountPoint,
+      })),
+    );
+    this.volumes = new Map(
+      dockerVolumes(mountPoints, this.taskId, options.storage).map((v) => [v.sourceVolume, v]),
+    );
   }
 
   private at(): number {
@@ -254,6 +277,7 @@ class TaskRunner {
   async run(): Promise<TaskResult> {
     this.emit({ type: "task", at: this.at(), status: "PENDING" });
     const definitionsByName = new Map(this.definitions.map((d) => [d.name, d]));
+    this.volumesReady = this.createVolumes();
     for (const runtime of this.runtimes) {
       runtime.created = this.create(runtime).catch((error: unknown) =>
         this.failToStart(runtime, `CannotCreateContainerError: ${errorMessage(error)}`, undefined),
@@ -359,12 +383,42 @@ class TaskRunner {
   }
 
   /**
+   * Creates every volume before any container, labelled so that a cleanup finds it; a persistent
+   * one that exists already is kept as it is, like an EFS access point mounted by the next task.
+   */
+  private async createVolumes(): Promise<void> {
+    const reused: string[] = [];
+    for (const volume of this.volumes.values()) {
+      if (volume.persistent) {
+        const existing = await this.docker
+          .getVolume(volume.name)
+          .inspect()
+          .catch((error: unknown) => {
+            if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+            throw error;
+          });
+        if (existing !== undefined) {
+          reused.push(volume.name);
+          continue;
+        }
+      }
+      await this.docker.createVolume({
+        Name: volume.name,
+        Driver: "local",
+        Labels: { ...volume.labels },
+      });
+    }
+    this.emit({ type: "volumes", at: this.at(), volumes: [...this.volumes.values()], reused });
+  }
+
+  /**
    * Creates the container and attaches to its output. All containers are created at once when
    * the task starts, as Fargate pulls every image before any container starts; dependsOn only
    * gates the start. It also keeps this engine's slow (vfs) create out of the dependency timing.
    */
   private async create(runtime: Runtime): Promise<void> {
     const { definition } = runtime;
+    await this.volumesReady;
     const container = await this.docker.createContainer({
       name: `aura-local-${this.taskId}-${definition.name}`,
       Image: definition.image,
@@ -381,19 +435,13 @@ class TaskRunner {
         NetworkMode: "host",
         ReadonlyRootfs: definition.readonlyRootFilesystem ?? false,
         CapDrop: definition.linuxParameters?.capabilities?.drop ?? [],
+        // Created by createVolumes; an empty one gets the image's directory (and its owner)
+        // copied in on first mount, as Docker does for any named volume.
         Mounts: (definition.mountPoints ?? []).map((mount) => ({
-          // A task volume without EFS lives on the task's ephemeral storage: one Docker volume
-          // per task, shared by the containers that mount it, gone with the task.
           Type: "volume" as const,
-          Source: this.volumeName(mount.sourceVolume),
+          Source: this.volumes.get(mount.sourceVolume)!.name,
           Target: mount.containerPath,
           ReadOnly: mount.readOnly,
-          // Labelled so a cleanup can find the volumes of a run that crashed.
-          VolumeOptions: {
-            NoCopy: false,
-            Labels: { [TASK_LABEL]: this.taskId },
-            DriverConfig: { Name: "local", Options: {} },
-          },
         })),
       },
     });
@@ -418,10 +466,6 @@ class TaskRunner {
       stream.on("close", finish);
       stream.on("error", finish);
     });
-  }
-
-  private volumeName(sourceVolume: string): string {
-    return `aura-local-${this.taskId}-${sourceVolume}`;
   }
 
   private async launch(runtime: Runtime): Promise<void> {
@@ -521,16 +565,17 @@ class TaskRunner {
       await Promise.all(
         this.runtimes.map((runtime) => runtime.container?.remove({ force: true }).catch(() => {})),
       );
-      const volumes = new Set(
-        this.definitions.flatMap((d) => (d.mountPoints ?? []).map((m) => m.sourceVolume)),
-      );
+      // The task's own storage goes with it; what EFS would hold stays for the next task.
+      await this.volumesReady?.catch(() => {});
       await Promise.all(
-        [...volumes].map((volume) =>
-          this.docker
-            .getVolume(this.volumeName(volume))
-            .remove()
-            .catch(() => {}),
-        ),
+        [...this.volumes.values()]
+          .filter((volume) => !volume.persistent)
+          .map((volume) =>
+            this.docker
+              .getVolume(volume.name)
+              .remove()
+              .catch(() => {}),
+          ),
       );
     }
   }

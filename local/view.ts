@@ -1,6 +1,7 @@
 /** The live view and the end-of-run summary, as plain text builders (the CLI only prints them). */
 import type { ServiceResult } from "./service";
 import type { TaskEvent, TaskResult } from "./task";
+import type { DockerVolume } from "./volumes";
 
 /** Seconds with one decimal, as `+12.3s`. */
 export function seconds(ms: number): string {
@@ -40,7 +41,24 @@ export function formatEvent(event: TaskEvent, verbose = false): string | undefin
         : undefined;
     case "log":
       return `${time} ${event.container} | ${event.line}`;
+    case "volumes":
+      return `${time} ${formatVolumes(event.volumes, event.reused)}`;
   }
+}
+
+/** Which volumes outlive the task: what a user must know before trusting data to a local run. */
+export function formatVolumes(volumes: readonly DockerVolume[], reused: readonly string[]): string {
+  const persistent = volumes.filter((v) => v.persistent);
+  const own = volumes.filter((v) => !v.persistent);
+  const list = (items: readonly DockerVolume[], describe: (v: DockerVolume) => string) =>
+    items.length === 0 ? "none" : items.map(describe).join(", ");
+  return [
+    `volumes persistent (EFS on ECS, kept across tasks): ${list(
+      persistent,
+      (v) => `${v.name} (${reused.includes(v.name) ? "existing data" : "new"})`,
+    )}`,
+    `task's own (removed with the task): ${list(own, (v) => v.name)}`,
+  ].join("; ");
 }
 
 /** The per-container table and the stop reason of one task. */

@@ -168,6 +168,7 @@ describe("local runner: command line", () => {
       overrides: {},
       envFile: "local.env",
       keepContainers: false,
+      freshData: false,
       verbose: false,
       help: false,
     });
@@ -185,6 +186,7 @@ describe("local runner: command line", () => {
       "--secrets",
       "/tmp/x.env",
       "--keep",
+      "--fresh-data",
       "--verbose",
     ]);
     assert.deepEqual(options, {
@@ -199,6 +201,7 @@ describe("local runner: command line", () => {
       },
       envFile: "/tmp/x.env",
       keepContainers: true,
+      freshData: true,
       verbose: true,
       help: false,
     });
