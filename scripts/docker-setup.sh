@@ -25,7 +25,10 @@ pkill -f '^/usr/bin/docker-registry serve /etc/docker/registry/config.yml' 2>/de
 if ! docker info >/dev/null 2>&1; then
   log "starting dockerd"
   mkdir -p /var/log
-  nohup dockerd --storage-driver=vfs --iptables=false --bridge=none >/var/log/aura-dockerd.log 2>&1 &
+  # Started from a test script that may hold a lock on a descriptor: dockerd outlives the
+  # script, so it must not keep descriptors 3-9 open (it would hold the lock forever).
+  nohup dockerd --storage-driver=vfs --iptables=false --bridge=none >/var/log/aura-dockerd.log 2>&1 \
+    3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   for _ in $(seq 1 60); do
     docker info >/dev/null 2>&1 && break
     sleep 1

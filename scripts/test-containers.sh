@@ -15,12 +15,6 @@ export WITH_MONGODB="${WITH_MONGODB:-false}"
 log() { printf '[test-containers %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
 started=$(date +%s)
 
-# The suite owns the task's host ports while it runs; test:e2e takes the same lock, so the two
-# never overlap (they would start servers on the same 127.0.0.1 ports).
-PORTS_LOCK="${AURA_PORTS_LOCK:-/tmp/aura-host-ports.lock}"
-exec 9>"$PORTS_LOCK"
-log "waiting for the host-ports lock $PORTS_LOCK"
-flock 9
 
 # Everything the suite starts carries this label, so cleanup never touches anything else.
 TEST_LABEL=org.aura.test=containers
@@ -56,6 +50,14 @@ else
   log "building the images (WITH_MONGODB=$WITH_MONGODB)"
   bash scripts/build-images.sh
 fi
+
+# The suite owns the task's host ports while it runs; test:e2e takes the same lock, so the two
+# never overlap. Taken only now: dockerd, which docker-setup.sh may have just started, must not
+# inherit the lock's descriptor, or the lock would outlive this script.
+PORTS_LOCK="${AURA_PORTS_LOCK:-/tmp/aura-host-ports.lock}"
+exec 9>"$PORTS_LOCK"
+log "waiting for the host-ports lock $PORTS_LOCK"
+flock 9
 
 # The containers use the host network, so the ports must be free. Debian's own PostgreSQL or
 # Redis service may be running on this machine: stop it (and say so) rather than test against it.

@@ -21,6 +21,6 @@ bash scripts/build-images.sh
 # the tests also wait for the ports to be free before each task.
 PORTS_LOCK="${AURA_PORTS_LOCK:-/tmp/aura-host-ports.lock}"
 log "running test/e2e (several minutes: real tasks, real health checks; lock $PORTS_LOCK)"
-flock "$PORTS_LOCK" npx mocha --config test/e2e/.mocharc.json
+flock -o "$PORTS_LOCK" npx mocha --config test/e2e/.mocharc.json
 
 log "done in $(($(date +%s) - started)) s; timings in test-results/e2e-timings.json"
