@@ -13,65 +13,30 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { APP_USER, DATA_DIRECTORIES } from "../../lib/containers";
-import { PROJECT_DIR } from "../../lib/stackFile";
 import { LOCAL_IMAGES, localConfig, localDefinitions } from "../../local/definitions";
 import { execProbe } from "../../local/docker";
 import { buildAdaptations, checkImagesPresent, mongoAbsent } from "../../local/images";
-import { busyPorts } from "../../local/ports";
 import { loadLocalSecrets, localSecretResolver } from "../../local/secrets";
-import {
-  RunningTask,
-  STOPPED_REASONS,
-  TASK_LABEL,
-  TaskEvent,
-  TaskResult,
-  startTask,
-} from "../../local/task";
-import { formatEvent, formatSummary } from "../../local/view";
+import { RunningTask, STOPPED_REASONS, TaskEvent, TaskResult, startTask } from "../../local/task";
+import { formatSummary } from "../../local/view";
 import { STACK_VOLUME_LABEL, removeStackVolumes, stackStorage } from "../../local/volumes";
+import {
+  GATEWAY,
+  MINUTE,
+  RESULTS_DIR,
+  logLines,
+  progress,
+  removeLeftoverContainers,
+  waitForFreePorts,
+} from "./support";
 
 const docker = new Docker();
 const STACK = "dev";
-const RESULTS_DIR = path.join(PROJECT_DIR, "test-results");
-const GATEWAY = "http://127.0.0.1:8000/api/service-desk";
-const MINUTE = 60_000;
 const PERSISTENT = [
   "aura-local-dev-postgres-data",
   "aura-local-dev-redis-data",
   "aura-local-dev-mongodb-data",
 ];
-
-function progress(label: string): (event: TaskEvent) => void {
-  const logFile = path.join(RESULTS_DIR, `e2e-${label}.log`);
-  fs.writeFileSync(logFile, "");
-  return (event) => {
-    const line = formatEvent(event, true);
-    if (line === undefined) return;
-    fs.appendFileSync(logFile, `${line}\n`);
-    if (event.type !== "log" && event.type !== "probe") console.log(`      [${label}] ${line}`);
-  };
-}
-
-async function waitForFreePorts(): Promise<void> {
-  const deadline = Date.now() + 20 * MINUTE;
-  for (;;) {
-    const busy = await busyPorts();
-    if (busy.length === 0) return;
-    if (Date.now() > deadline)
-      throw new Error(`ports ${busy.join(", ")} stayed busy for 20 minutes`);
-    console.log(`      waiting: 127.0.0.1 port(s) ${busy.join(", ")} in use by other containers`);
-    await new Promise((resolve) => setTimeout(resolve, 15_000));
-  }
-}
-
-function logLines(events: readonly TaskEvent[], container: string): string[] {
-  return events
-    .filter(
-      (e): e is Extract<TaskEvent, { type: "log" }> =>
-        e.type === "log" && e.container === container,
-    )
-    .map((e) => e.line);
-}
 
 function volumesEvent(task: RunningTask): Extract<TaskEvent, { type: "volumes" }> {
   const event = task.events.find(
@@ -102,15 +67,6 @@ async function http<T>(method: string, url: string, body?: unknown): Promise<[nu
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return [response.status, (await response.json()) as T, response.headers];
-}
-
-/** Containers of a crashed earlier run would hold the volumes; only the runner's, by label. */
-async function removeLeftoverContainers(): Promise<void> {
-  const leftovers = await docker.listContainers({ all: true, filters: { label: [TASK_LABEL] } });
-  for (const info of leftovers) {
-    console.log(`      removing leftover ${info.Names.join(",")}`);
-    await docker.getContainer(info.Id).remove({ force: true });
-  }
 }
 
 /** Runs `command` in the task's container (a docker exec, as the health checks run). */
@@ -171,7 +127,7 @@ function declareTests(): void {
       secrets = loadLocalSecrets(
         path.join(fs.mkdtempSync(path.join(os.tmpdir(), "aura-e2e-")), "local.env"),
       );
-      await removeLeftoverContainers();
+      await removeLeftoverContainers(docker);
       // --fresh-data: the first task must initialise the databases, or the test proves nothing.
       await removeStackVolumes(docker, STACK);
       first = await startHealthy("durability-1");

@@ -11,7 +11,6 @@ import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
 import { HAND_FIX } from "../../lib/healthCheck";
-import { PROJECT_DIR } from "../../lib/stackFile";
 import {
   ContainerOverrides,
   LOCAL_IMAGES,
@@ -19,7 +18,6 @@ import {
   localDefinitions,
 } from "../../local/definitions";
 import { buildAdaptations, checkImagesPresent, mongoAbsent } from "../../local/images";
-import { busyPorts } from "../../local/ports";
 import { loadLocalSecrets, localSecretResolver } from "../../local/secrets";
 import { runService } from "../../local/service";
 import {
@@ -30,12 +28,18 @@ import {
   TaskResult,
   startTask,
 } from "../../local/task";
-import { formatEvent, formatService, formatSummary } from "../../local/view";
+import { formatService, formatSummary } from "../../local/view";
+import {
+  GATEWAY,
+  MINUTE,
+  RESULTS_DIR,
+  logLines,
+  progress,
+  removeLeftoverContainers,
+  waitForFreePorts,
+} from "./support";
 
 const docker = new Docker();
-const RESULTS_DIR = path.join(PROJECT_DIR, "test-results");
-const GATEWAY = "http://127.0.0.1:8000/api/service-desk";
-const MINUTE = 60_000;
 
 /** Short policies for the failure tests: seconds per scenario instead of minutes. */
 const FAST: ContainerOverrides = {
@@ -51,51 +55,14 @@ const HAND_FIX_OVERRIDES: ContainerOverrides = {
   "service-desk-host": { ...HAND_FIX.app },
 };
 
-function progress(label: string): (event: TaskEvent) => void {
-  const logFile = path.join(RESULTS_DIR, `e2e-${label}.log`);
-  fs.writeFileSync(logFile, "");
-  return (event) => {
-    const line = formatEvent(event, true);
-    if (line === undefined) return;
-    fs.appendFileSync(logFile, `${line}\n`);
-    // Container output goes to the file only; state changes are the progress worth printing.
-    if (event.type !== "log" && event.type !== "probe") console.log(`      [${label}] ${line}`);
-  };
-}
-
-async function waitForFreePorts(): Promise<void> {
-  const deadline = Date.now() + 20 * MINUTE;
-  for (;;) {
-    const busy = await busyPorts();
-    if (busy.length === 0) return;
-    if (Date.now() > deadline)
-      throw new Error(`ports ${busy.join(", ")} stayed busy for 20 minutes`);
-    console.log(`      waiting: 127.0.0.1 port(s) ${busy.join(", ")} in use by other containers`);
-    await new Promise((resolve) => setTimeout(resolve, 15_000));
-  }
-}
-
-/** Removes containers a crashed earlier run of this runner left behind (by its label only). */
+/** Removes containers and volumes a crashed earlier run of this runner left behind (by label). */
 async function removeLeftovers(): Promise<void> {
-  const leftovers = await docker.listContainers({ all: true, filters: { label: [TASK_LABEL] } });
-  for (const info of leftovers) {
-    console.log(`      removing leftover ${info.Names.join(",")}`);
-    await docker.getContainer(info.Id).remove({ force: true });
-  }
+  await removeLeftoverContainers(docker);
   const volumes = await docker.listVolumes({ filters: { label: [TASK_LABEL] } });
   for (const volume of volumes.Volumes ?? []) {
     console.log(`      removing leftover volume ${volume.Name}`);
     await docker.getVolume(volume.Name).remove();
   }
-}
-
-function logLines(result: TaskResult, container: string): string[] {
-  return result.events
-    .filter(
-      (e): e is Extract<TaskEvent, { type: "log" }> =>
-        e.type === "log" && e.container === container,
-    )
-    .map((e) => e.line);
 }
 
 function containerStops(
@@ -260,7 +227,9 @@ async function declareTests(): Promise<void> {
         ]);
         assert.deepEqual(stops.slice(2), [["databases", 0]]);
         assert.ok(
-          logLines(ours, "databases").some((line) => line.includes("database system is shut down")),
+          logLines(ours.events, "databases").some((line) =>
+            line.includes("database system is shut down"),
+          ),
         );
         recordTimings({ ours });
       });
@@ -390,7 +359,7 @@ async function declareTests(): Promise<void> {
           ],
         );
         assert.ok(
-          logLines(result, "databases").some((line) =>
+          logLines(result.events, "databases").some((line) =>
             line.includes("database system is shut down"),
           ),
         );
