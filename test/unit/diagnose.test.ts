@@ -29,8 +29,7 @@ import {
   stoppedTask,
   taskDefinitionArn,
 } from "./diagnose.fixtures";
-
-const REFERENCE_DIR = path.resolve(__dirname, "../../../shared/reference");
+import { REFERENCE_DIR } from "../awsModel";
 
 interface Expected {
   readonly cause: StopCause;
