@@ -17,6 +17,24 @@ import {
 export type Platform = "linux/amd64" | "linux/arm64";
 export const PLATFORMS: readonly Platform[] = ["linux/amd64", "linux/arm64"];
 
+/**
+ * The platforms this program can build every image for. The databases image installs MongoDB
+ * from MongoDB's Debian repository, which has x86_64 builds only (MongoDB publishes arm64 builds
+ * for Ubuntu, Amazon Linux and RHEL, not for Debian), so `linux/arm64` runs only with a prebuilt
+ * `aura:databases.image`. No message may recommend a platform outside this list.
+ */
+export const BUILDABLE_PLATFORMS: readonly Platform[] = ["linux/amd64"];
+
+/** Why `aura:platform = "linux/arm64"` needs a prebuilt databases image, and what to do instead. */
+export function arm64NeedsPrebuiltDatabases(): string {
+  return (
+    'aura:platform = "linux/arm64" needs a prebuilt aura:databases.image: the databases image cannot be built for linux/arm64 ' +
+    "because MongoDB publishes no Debian packages for arm64 (its Debian 12 builds are x86_64 only); " +
+    'use aura:platform = "linux/amd64", or set aura:databases.image to a linux/arm64 image you built yourself ' +
+    "(PostgreSQL 15, Redis 7 and MongoDB 7.0 under supervisord, with this repository's containers/databases/rootfs)"
+  );
+}
+
 /** Fargate's `runtimePlatform.cpuArchitecture` for each image platform. */
 export const CPU_ARCHITECTURES: Readonly<Record<Platform, "X86_64" | "ARM64">> = {
   "linux/amd64": "X86_64",
@@ -201,6 +219,10 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
   const containers = Object.fromEntries(
     CONTAINER_NAMES.map((name) => [name, readContainer(reader, name, problems)]),
   ) as Record<ContainerName, ContainerConfig>;
+
+  if (platform === "linux/arm64" && containers.databases.image === undefined) {
+    problems.push(arm64NeedsPrebuiltDatabases());
+  }
 
   const region = raw["aws:region"];
   if (region === undefined || region === "") {

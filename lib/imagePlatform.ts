@@ -7,7 +7,7 @@
  * Plain module, no Pulumi: the program, the policy pack and the diagnose tool share it.
  */
 import { createHash } from "node:crypto";
-import { CPU_ARCHITECTURES, PLATFORMS, Platform } from "./config";
+import { BUILDABLE_PLATFORMS, CPU_ARCHITECTURES, PLATFORMS, Platform } from "./config";
 
 export const MEDIA_TYPES = {
   ociIndex: "application/vnd.oci.image.index.v1+json",
@@ -554,9 +554,15 @@ export async function assertImagePlatform(
 /** The plain-words explanation of ECS's `CannotPullContainerError` for a report without a match. */
 export function explainPlatformMismatch(report: PlatformReport): string {
   const has = report.platforms.length > 0 ? report.platforms.join(", ") : "no runnable platform";
-  const others = PLATFORMS.filter(
+  // A switch of aura:platform is offered only to a platform the program can build every image
+  // for: linux/arm64 would also need a prebuilt databases image, so it is never recommended.
+  const others = BUILDABLE_PLATFORMS.filter(
     (p) => p !== report.wanted && report.platforms.some((f) => f === p || f.startsWith(`${p}/`)),
   );
+  const buildHere = (BUILDABLE_PLATFORMS as readonly string[]).includes(report.wanted)
+    ? `or let the program build it (leave aura:<container>.image unset; aura:platform = "${report.wanted}")`
+    : `or let the program build the app images (leave aura:api-gateway.image and aura:service-desk-host.image unset; ` +
+      `it cannot build the databases image for ${report.wanted}: MongoDB publishes no Debian packages for it)`;
   // `docker build -t` takes a tag, not a digest: show the tag the image was referenced by.
   const target =
     report.image.tag !== undefined
@@ -573,7 +579,7 @@ export function explainPlatformMismatch(report: PlatformReport): string {
       ? `The image was most likely built on an ARM machine (an Apple silicon laptop, a Graviton host) without --platform, so Docker built it for that machine's CPU; Fargate runs this task on ${report.wanted} (runtimePlatform ${CPU_ARCHITECTURES[report.wanted]}).`
       : `Fargate runs this task on ${report.wanted} (runtimePlatform ${CPU_ARCHITECTURES[report.wanted]}) and cannot run an image built for another CPU.`,
     `Fix: rebuild and push it for the task's platform, e.g. \`docker buildx build --platform ${report.wanted} -t ${target} --push .\`, ` +
-      `or let the program build it (leave aura:<container>.image unset; aura:platform = "${report.wanted}")` +
+      buildHere +
       (others.length > 0
         ? `; or, to run the image as it is, set aura:platform = "${others[0]}" (Fargate runtimePlatform ${CPU_ARCHITECTURES[others[0]]}).`
         : "."),

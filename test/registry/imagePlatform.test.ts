@@ -108,7 +108,7 @@ describe("image platform check against a real registry", function () {
           [
             `Image ${reference} has no linux/amd64 variant (it has only: linux/arm64/v8), so the ECS task would fail with "CannotPullContainerError: ... image Manifest does not contain descriptor matching platform 'linux/amd64'" and the service would keep replacing it.`,
             "The image was most likely built on an ARM machine (an Apple silicon laptop, a Graviton host) without --platform, so Docker built it for that machine's CPU; Fargate runs this task on linux/amd64 (runtimePlatform X86_64).",
-            `Fix: rebuild and push it for the task's platform, e.g. \`docker buildx build --platform linux/amd64 -t ${reference} --push .\`, or let the program build it (leave aura:<container>.image unset; aura:platform = "linux/amd64"); or, to run the image as it is, set aura:platform = "linux/arm64" (Fargate runtimePlatform ARM64).`,
+            `Fix: rebuild and push it for the task's platform, e.g. \`docker buildx build --platform linux/amd64 -t ${reference} --push .\`, or let the program build it (leave aura:<container>.image unset; aura:platform = "linux/amd64").`,
           ].join("\n"),
         );
         assert.deepEqual(err.report, {

@@ -92,10 +92,24 @@ describe("stack configuration", () => {
     assert.equal(config.containers.databases.startTimeout, 120);
   });
 
-  it("accepts linux/arm64", () => {
-    assert.equal(
-      parseAuraConfig({ ...dev, "aura:platform": "linux/arm64" }, "dev").platform,
-      "linux/arm64",
+  it("accepts linux/arm64 with a prebuilt databases image", () => {
+    const image = "123456789012.dkr.ecr.us-east-2.amazonaws.com/aura-databases-arm64:7.0.1";
+    const config = parseAuraConfig(
+      { ...dev, "aura:platform": "linux/arm64", "aura:databases": JSON.stringify({ image }) },
+      "dev",
+    );
+    assert.deepEqual([config.platform, config.containers.databases.image], ["linux/arm64", image]);
+  });
+
+  it("refuses linux/arm64 without a prebuilt databases image, saying why and what to do", () => {
+    assert.throws(
+      () => parseAuraConfig({ ...dev, "aura:platform": "linux/arm64" }, "dev"),
+      (error: ConfigError) => {
+        assert.deepEqual(error.problems, [
+          'aura:platform = "linux/arm64" needs a prebuilt aura:databases.image: the databases image cannot be built for linux/arm64 because MongoDB publishes no Debian packages for arm64 (its Debian 12 builds are x86_64 only); use aura:platform = "linux/amd64", or set aura:databases.image to a linux/arm64 image you built yourself (PostgreSQL 15, Redis 7 and MongoDB 7.0 under supervisord, with this repository\'s containers/databases/rootfs)',
+        ]);
+        return true;
+      },
     );
   });
 

@@ -333,7 +333,7 @@ describe("diagnose: classifyStoppedTask", () => {
       classifyStoppedTask(CLASSIFIER_TABLE.find((row) => row.expected.cause === cause)!.task).fix;
     assert.equal(
       fixOf("wrong-platform"),
-      "Build and push the image for linux/amd64 (docker buildx --platform linux/amd64, or set aura:platform to match the images and runtimePlatform), then run pulumi up.",
+      "Build and push the image for linux/amd64 (docker buildx --platform linux/amd64), or leave aura:<container>.image unset so the program builds it for aura:platform, then run pulumi up.",
     );
     assert.equal(
       fixOf("dependency-timeout"),

@@ -494,11 +494,23 @@ describe("the Pulumi program in other situations", function () {
     }
   });
 
-  it("builds for linux/arm64 and sets the task's cpuArchitecture to ARM64", async () => {
-    const run = await runProgram({ overrides: { "aura:platform": "linux/arm64" } });
-    for (const image of run.all("docker-build:index:Image")) {
-      assert.deepEqual(image.inputs.platforms, ["linux/arm64"]);
-    }
+  it("builds the apps for linux/arm64 next to a prebuilt arm64 databases image, on ARM64", async () => {
+    const registry = fakeEcr();
+    const databases = registry.publish(`${REGISTRY}/prebuilt-databases-arm64`, "linux/arm64");
+    const run = await runProgram({
+      registry,
+      overrides: {
+        "aura:platform": "linux/arm64",
+        "aura:databases": JSON.stringify({ image: databases }),
+      },
+    });
+    assert.deepEqual(
+      run.all("docker-build:index:Image").map((image) => [image.name, image.inputs.platforms]),
+      [
+        ["aura-api-gateway-image", ["linux/arm64"]],
+        ["aura-service-desk-host-image", ["linux/arm64"]],
+      ],
+    );
     assert.deepEqual(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs.runtimePlatform, {
       cpuArchitecture: "ARM64",
       operatingSystemFamily: "LINUX",

@@ -104,7 +104,7 @@ function classifyPull(message: string, containers: string[]): StopDiagnosis {
       failure: true,
       explanation: `The image of ${list(containers)} has no ${platform[1]} variant, the platform the task runs on.`,
       containers,
-      fix: `Build and push the image for ${platform[1]} (docker buildx --platform ${platform[1]}, or set aura:platform to match the images and runtimePlatform), then run pulumi up.`,
+      fix: `Build and push the image for ${platform[1]} (docker buildx --platform ${platform[1]}), or leave aura:<container>.image unset so the program builds it for aura:platform, then run pulumi up.`,
     };
   }
   const base = { cause: "image-pull" as const, failure: true, containers };
