@@ -7,10 +7,16 @@ import { ContainerName } from "../lib/containers";
 import { contextDigest } from "../lib/contextDigest";
 import { HealthCheckPolicy, HealthCheckTimeline, healthCheckTimeline } from "../lib/healthCheck";
 import { assertImagePlatform } from "../lib/imagePlatform";
+import { PROJECT_DIR } from "../lib/stackFile";
 import { ContainerDefinition, SecretRef, containerDefinition } from "../lib/taskDefinition";
 
-/** Where the `containers/<name>` build contexts live. */
-export const CONTAINERS_DIR = path.resolve(__dirname, "..", "containers");
+/**
+ * The build contexts, relative to the project directory. docker-build diffs `context.location`
+ * as a string, so an absolute path would differ on every checkout (a laptop, CI) and rebuild
+ * every image; Pulumi starts the program and its providers in the project directory, where the
+ * provider resolves a relative location (docker-build's own examples use `./app` so).
+ */
+export const CONTAINERS_DIR = "containers";
 
 /** How many images each repository keeps; older ones expire (the running one is always newer). */
 export const IMAGES_KEPT = 20;
@@ -30,7 +36,7 @@ export interface AuraContainerArgs {
   readonly platform: Platform;
   /** ECR repository to create and push to. Unused when `settings.image` names a prebuilt image. */
   readonly repositoryName: string;
-  /** Build context. @default `containers/<container name>` */
+  /** Build context, relative to the project directory. @default `containers/<container name>` */
   readonly context?: string;
   /** awslogs destination. */
   readonly logGroup: pulumi.Input<string>;
@@ -163,21 +169,24 @@ export class AuraContainer extends pulumi.ComponentResource {
     repository: aws.ecr.Repository,
     credentials: pulumi.Output<RegistryCredentials>,
   ): dockerBuild.Image {
-    const context = args.context ?? path.join(CONTAINERS_DIR, this.containerName);
+    const context = args.context ?? path.posix.join(CONTAINERS_DIR, this.containerName);
     const cacheRef = pulumi.interpolate`${repository.repositoryUrl}:${CACHE_TAG}`;
+    // The tag names what was built: the context's content and the platform.
+    const tag = pulumi.interpolate`${repository.repositoryUrl}:${contextDigest(path.resolve(PROJECT_DIR, context), args.platform)}`;
     return new dockerBuild.Image(
       `${name}-image`,
       {
         context: { location: context },
         platforms: [args.platform as dockerBuild.Platform],
-        // The tag names what was built: the context's content and the platform.
-        tags: [
-          pulumi.interpolate`${repository.repositoryUrl}:${contextDigest(context, args.platform)}`,
-        ],
-        // A brand-new stack has no repository URL during preview, and docker-build refuses to
-        // push to unknown tags (pulumi-docker-build#251); the maintainers' fix (#252) is to push
-        // only on update. The build still runs and pushes on `pulumi up`.
-        push: !pulumi.runtime.isDryRun(),
+        tags: [tag],
+        // `push` is the same in a preview as in the update that follows it (docker-build diffs
+        // it, so `!isDryRun()` showed three image updates in every preview). It is unknown only
+        // while the tag is, on a brand-new stack's first preview: docker-build reads an unknown
+        // input as its zero value (false) and so never refuses to push to unknown tags
+        // (pulumi-docker-build#251). A preview never pushes anyway: the provider turns the
+        // registry export's push off in previews, and with buildOnPreview false it does not
+        // build at all.
+        push: tag.apply(() => true),
         buildOnPreview: false,
         registries: [
           {

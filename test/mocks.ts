@@ -11,14 +11,55 @@ import { FakeRegistry } from "./fakeRegistry";
 export const ACCOUNT = "123456789012";
 export const REGISTRY_PASSWORD = "ecr-token-password";
 
+/** The resource options the program registered a resource with, as the engine receives them. */
+export interface RecordedOptions {
+  readonly protect: boolean;
+  readonly retainOnDelete: boolean;
+  readonly deleteBeforeReplace: boolean;
+  readonly ignoreChanges: string[];
+  /**
+   * Every URN the engine waits for before it registers this resource: the explicit `dependsOn`
+   * (components expanded to their children) and the resources its inputs come from, sorted.
+   */
+  readonly dependencies: string[];
+  /** The URNs each input comes from: the implicit part of `dependencies`. */
+  readonly propertyDependencies: Record<string, string[]>;
+}
+
 export interface RecordedResource {
   readonly type: string;
   readonly name: string;
   readonly inputs: Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+  /** The URN the engine gives it (`urn:pulumi:<stack>::aura::<parent types$>type::name`). */
+  readonly urn: string;
+  /** The parent's URN; undefined for a resource of the root stack. */
   readonly parent?: string;
+  readonly options: RecordedOptions;
+}
+
+/** What the mock monitor receives for a registration (Pulumi's RegisterResourceRequest). */
+interface RegisterRequest {
+  getType(): string;
+  getName(): string;
+  getParent(): string;
+  getProtect(): boolean;
+  getRetainondelete(): boolean;
+  getDeletebeforereplace(): boolean;
+  getIgnorechangesList(): string[];
+  getDependenciesList(): string[];
+  getPropertydependenciesMap(): {
+    forEach(callback: (value: { getUrnsList(): string[] }, key: string) => void): void;
+  };
+}
+
+/** The engine's URN for a resource: its parent's type chain, `$`-joined, then its own type. */
+export function urnOf(stack: string, type: string, name: string, parentUrn?: string): string {
+  const qualified = parentUrn ? `${parentUrn.split("::")[2]}$${type}` : type;
+  return `urn:pulumi:${stack}::aura::${qualified}::${name}`;
 }
 
 export interface ProgramRun {
+  /** Every registered resource, in registration order. */
   readonly resources: RecordedResource[];
   readonly outputs: Record<string, unknown>;
   /** What the program logged with `pulumi.log.warn`, in order. */
@@ -41,7 +82,8 @@ export function fakeEcr(): FakeRegistry {
 function cloudState(
   args: pulumi.runtime.MockResourceArgs,
   region: string,
-  registry: FakeRegistry,
+  /** Where built images are pushed; undefined when nothing is built (a preview). */
+  registry: FakeRegistry | undefined,
 ): Record<string, unknown> {
   const { inputs, name, type } = args;
   const arn = (service: string, resource: string) =>
@@ -55,8 +97,10 @@ function cloudState(
       };
     case "docker-build:index:Image": {
       // The build pushes an image of the requested platform; `ref` pins its digest.
-      const repository = (inputs.tags?.[0] ?? name).replace(/:[^:/]+$/, "");
-      const ref = registry.publish(repository, inputs.platforms?.[0] ?? "linux/amd64");
+      const tag: unknown = inputs.tags?.[0];
+      const repository = (typeof tag === "string" ? tag : name).replace(/:[^:/]+$/, "");
+      const ref =
+        registry?.publish(repository, inputs.platforms?.[0] ?? "linux/amd64") ?? `${repository}@`;
       return { digest: ref.slice(ref.indexOf("@") + 1), ref, contextHash: "ctx" };
     }
     case "aws:cloudwatch/logGroup:LogGroup":
@@ -96,7 +140,15 @@ function cloudState(
 export async function runProgram(
   options: {
     stack?: string;
+    /** Run as `pulumi preview` does (`isDryRun()` true). @default false */
     preview?: boolean;
+    /**
+     * With `preview`: the stack does not exist yet, so the engine knows no output the cloud
+     * computes (ARNs, URLs, IDs, image refs): each is unknown, as in a brand-new stack's first
+     * preview. Without it a preview sees the outputs an earlier update stored.
+     * @default false
+     */
+    newStack?: boolean;
     overrides?: Record<string, string>;
     /** The registry the program's images live in. @default an empty fake ECR */
     registry?: FakeRegistry;
@@ -109,12 +161,25 @@ export async function runProgram(
   const resources: RecordedResource[] = [];
   const warnings: string[] = [];
   const infos: string[] = [];
+  const unknownOutputs = (options.preview ?? false) && (options.newStack ?? false);
+  let registering: Pick<RecordedResource, "urn" | "parent" | "options"> | undefined;
 
   pulumi.runtime.setAllConfig(config);
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs });
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs, ...registering! });
+        if (unknownOutputs) {
+          // A create's preview: the inputs come back as given, everything computed is unknown.
+          const computed = cloudState(args, region, undefined);
+          return {
+            id: undefined,
+            state: {
+              ...args.inputs,
+              ...Object.fromEntries(Object.keys(computed).map((key) => [key, pulumi.unknown])),
+            },
+          };
+        }
         return {
           id: `${args.name}-id`,
           state: { ...args.inputs, ...cloudState(args, region, registry) },
@@ -143,6 +208,32 @@ export async function runProgram(
     stack,
     options.preview ?? false,
   );
+  // The mocks' `newResource` sees only inputs; the options come with the registration request.
+  const monitor = pulumi.runtime.getMonitor() as unknown as {
+    registerResource(request: RegisterRequest, callback: unknown): Promise<void>;
+  };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (request, callback) => {
+    const parent = request.getParent() || undefined;
+    const propertyDependencies: Record<string, string[]> = {};
+    request.getPropertydependenciesMap().forEach((value, key) => {
+      propertyDependencies[key] = [...value.getUrnsList()].sort();
+    });
+    registering = {
+      urn: urnOf(stack, request.getType(), request.getName(), parent),
+      parent,
+      options: {
+        protect: request.getProtect(),
+        retainOnDelete: request.getRetainondelete(),
+        deleteBeforeReplace: request.getDeletebeforereplace(),
+        ignoreChanges: [...request.getIgnorechangesList()],
+        dependencies: [...request.getDependenciesList()].sort(),
+        propertyDependencies,
+      },
+    };
+    // MockMonitor calls `newResource` synchronously, before its first await.
+    return register(request, callback);
+  };
 
   const realFetch = globalThis.fetch;
   globalThis.fetch = registry.fetch;
