@@ -4,14 +4,15 @@ import { AuraContainer } from "./components/auraContainer";
 import { AuraService } from "./components/auraService";
 import { Credentials } from "./components/credentials";
 import { parseAuraConfig } from "./lib/config";
-import { CONTAINER_NAMES, ContainerName } from "./lib/containers";
+import { ContainerName } from "./lib/containers";
+import { snapshotPrefix } from "./lib/managedDatabases";
 import { describePreflight, preflight, preflightErrors } from "./lib/preflight";
 import { serviceGracePeriod } from "./lib/service";
-import { resourceNames } from "./lib/taskDefinition";
+import { resourceNames, taskContainerNames } from "./lib/taskDefinition";
 
 // Every value is checked here, before a single resource is registered.
 const config = parseAuraConfig(pulumi.runtime.allConfig(), pulumi.getStack());
-const healthCheckGracePeriodSeconds = serviceGracePeriod(config.containers);
+const healthCheckGracePeriodSeconds = serviceGracePeriod(config.containers, config.storage);
 const timing = preflight(config, { healthCheckGracePeriodSeconds });
 const contradiction = preflightErrors(timing);
 if (contradiction !== undefined) throw new Error(contradiction);
@@ -27,8 +28,10 @@ const credentials = new Credentials("aura-credentials", {
   tags,
 });
 
+// With managed storage the task has no `databases` container: no image, no repository.
+const taskContainers = taskContainerNames(config.storage);
 const containers = Object.fromEntries(
-  CONTAINER_NAMES.map((name) => [
+  taskContainers.map((name) => [
     name,
     new AuraContainer(name, `aura-${name}`, {
       settings: config.containers[name],
@@ -37,23 +40,37 @@ const containers = Object.fromEntries(
       logGroup: names.logGroup,
       region: config.region,
       secrets: credentials.containerSecrets.apply((secrets) => [...(secrets[name] ?? [])]),
+      storage: config.storage,
       tags,
     }),
   ]),
-) as Record<ContainerName, AuraContainer>;
+) as Partial<Record<ContainerName, AuraContainer>>;
 
 const service = new AuraService("aura", {
   names,
-  containerDefinitions: pulumi.all(CONTAINER_NAMES.map((name) => containers[name].definition)),
+  containerDefinitions: pulumi.all(taskContainers.map((name) => containers[name]!.definition)),
   platform: config.platform,
   cpu: config.cpu,
   memory: config.memory,
   logRetentionDays: config.logRetentionDays,
   healthCheckGracePeriodSeconds,
-  repositoryArns: CONTAINER_NAMES.flatMap((name) => containers[name].repository?.arn ?? []),
+  repositoryArns: taskContainers.flatMap((name) => containers[name]!.repository?.arn ?? []),
   secretArns: [credentials.secret.arn],
   network: config.network,
   storage: config.storage,
+  desiredCount: config.desiredCount,
+  managedDatabases:
+    config.storage === "managed"
+      ? {
+          settings: config.managedDatabases,
+          passwords: {
+            postgres: credentials.passwords.POSTGRES_PASSWORD,
+            redis: credentials.passwords.REDIS_PASSWORD,
+            mongodb: credentials.passwords.MONGO_PASSWORD,
+          },
+          snapshotPrefix: snapshotPrefix(config.stack),
+        }
+      : undefined,
   enableExecuteCommand: config.enableExecuteCommand,
   tags,
 });
@@ -72,5 +89,5 @@ export const clusterName = service.cluster.name;
 export const serviceName = service.serviceName;
 export const logGroupName = service.logGroup.name;
 export const imageRefs = Object.fromEntries(
-  CONTAINER_NAMES.map((name) => [name, containers[name].imageRef]),
+  taskContainers.map((name) => [name, containers[name]!.imageRef]),
 );

@@ -2,7 +2,7 @@ import * as path from "path";
 import * as aws from "@pulumi/aws";
 import * as dockerBuild from "@pulumi/docker-build";
 import * as pulumi from "@pulumi/pulumi";
-import { ContainerConfig, Platform } from "../lib/config";
+import { ContainerConfig, Platform, StorageMode } from "../lib/config";
 import { ContainerName } from "../lib/containers";
 import { contextDigest } from "../lib/contextDigest";
 import { HealthCheckPolicy, HealthCheckTimeline, healthCheckTimeline } from "../lib/healthCheck";
@@ -43,6 +43,11 @@ export interface AuraContainerArgs {
   readonly region: pulumi.Input<string>;
   /** Secrets to inject with `valueFrom`. @default none */
   readonly secrets?: pulumi.Input<SecretRef[]>;
+  /**
+   * With `managed` the apps wait for no `databases` container (there is none); the service adds
+   * the engines' endpoints to the definition. @default "efs"
+   */
+  readonly storage?: StorageMode;
   /** Tags for the ECR repository. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -94,7 +99,14 @@ export class AuraContainer extends pulumi.ComponentResource {
     this.definition = pulumi
       .all([this.imageRef, args.logGroup, args.region, args.secrets ?? []])
       .apply(([image, group, region, secrets]) =>
-        containerDefinition(containerName, args.settings, image, { group, region }, secrets),
+        containerDefinition(
+          containerName,
+          args.settings,
+          image,
+          { group, region },
+          secrets,
+          args.storage,
+        ),
       );
 
     this.registerOutputs({ imageRef: this.imageRef, definition: this.definition });

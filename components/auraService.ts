@@ -3,13 +3,21 @@ import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { CPU_ARCHITECTURES, Platform, StorageMode } from "../lib/config";
 import { DEFAULT_VPC_TASK_SUBNETS, NetworkConfig } from "../lib/network";
-import { ContainerDefinition, ResourceNames, taskVolumes } from "../lib/taskDefinition";
+import { ManagedDatabaseSettings } from "../lib/managedDatabases";
+import {
+  ContainerDefinition,
+  ResourceNames,
+  taskVolumes,
+  withDatabaseEndpoints,
+} from "../lib/taskDefinition";
 import {
   DEREGISTRATION_DELAY,
   PUBLIC_CONTAINER,
   PUBLIC_PORT,
   TARGET_GROUP_HEALTH_CHECK,
+  deploymentSettings,
 } from "../lib/service";
+import { ManagedDatabases, ManagedEngine } from "./managedDatabases";
 import { DatabaseStorage } from "./storage";
 
 export interface AuraServiceArgs {
@@ -41,6 +49,20 @@ export interface AuraServiceArgs {
    * @default "efs"
    */
   readonly storage?: StorageMode;
+  /**
+   * Tasks the service runs. Above 1 only with `managed` storage (in-task databases have one
+   * writer; the config refuses more). @default 1
+   */
+  readonly desiredCount?: number;
+  /**
+   * The managed engines (required with `managed` storage): their settings, the passwords the
+   * apps read from Secrets Manager, and the prefix of their final snapshots' names.
+   */
+  readonly managedDatabases?: {
+    readonly settings: ManagedDatabaseSettings;
+    readonly passwords: Readonly<Record<ManagedEngine, pulumi.Input<string>>>;
+    readonly snapshotPrefix: string;
+  };
   /** ECS Exec: the service allows it and the task role may open its SSM channels. @default false */
   readonly enableExecuteCommand?: boolean;
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
@@ -69,8 +91,10 @@ export class AuraService extends pulumi.ComponentResource {
   public readonly service: awsx.ecs.FargateService;
   public readonly url: pulumi.Output<string>;
   public readonly serviceName: pulumi.Output<string>;
-  /** The databases' EFS storage; undefined with ephemeral storage. */
+  /** The databases' EFS storage; undefined with ephemeral or managed storage. */
   public readonly storage?: DatabaseStorage;
+  /** RDS, ElastiCache and DocumentDB; only with managed storage. */
+  public readonly databases?: ManagedDatabases;
 
   constructor(name: string, args: AuraServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("aura:service:AuraService", name, {}, opts);
@@ -93,7 +117,14 @@ export class AuraService extends pulumi.ComponentResource {
       { parent: this },
     );
     const { albSecurityGroup, taskSecurityGroup } = this.createSecurityGroups(name, vpcId, args);
-    if ((args.storage ?? "efs") === "efs") {
+    const storage = args.storage ?? "efs";
+    if (storage === "managed") {
+      this.databases = this.createManagedDatabases(name, args, {
+        vpcId,
+        subnetIds: taskSubnetIds,
+        clientSecurityGroupId: taskSecurityGroup.id,
+      });
+    } else if (storage === "efs") {
       this.storage = new DatabaseStorage(
         `${name}-storage`,
         {
@@ -129,6 +160,7 @@ export class AuraService extends pulumi.ComponentResource {
     // to mount its volumes, which would count against the circuit breaker on the first deploy.
     const dependsOn = [
       ...(this.storage?.readiness ?? []),
+      ...(this.databases?.readiness ?? []),
       ...(taskRolePolicy ? [taskRolePolicy] : []),
     ];
     this.service = this.createService(name, args, taskSubnetIds, taskSecurityGroup, dependsOn);
@@ -185,6 +217,30 @@ export class AuraService extends pulumi.ComponentResource {
         defaultSubnetIds.apply((ids) => ids[index]),
       ),
     };
+  }
+
+  /** The managed engines in the task subnets, reachable from the tasks' security group only. */
+  private createManagedDatabases(
+    name: string,
+    args: AuraServiceArgs,
+    network: {
+      vpcId: pulumi.Input<string>;
+      subnetIds: pulumi.Input<string>[];
+      clientSecurityGroupId: pulumi.Input<string>;
+    },
+  ): ManagedDatabases {
+    const managed = args.managedDatabases;
+    if (managed === undefined) {
+      throw new pulumi.ResourceError(
+        "aura:storage managed needs the managed databases' settings and passwords",
+        this,
+      );
+    }
+    return new ManagedDatabases(
+      `${name}-databases`,
+      { ...network, ...managed, tags: args.tags },
+      { parent: this },
+    );
   }
 
   /**
@@ -271,11 +327,20 @@ export class AuraService extends pulumi.ComponentResource {
         taskRoleArn: taskRole.arn,
         volumes:
           this.storage === undefined
-            ? taskVolumes()
+            ? taskVolumes(undefined, args.storage)
             : this.storage.volumes.apply((efs) => taskVolumes(efs)),
-        containerDefinitions: pulumi
-          .output(args.containerDefinitions)
-          .apply((definitions) => JSON.stringify(definitions)),
+        containerDefinitions:
+          this.databases === undefined
+            ? pulumi
+                .output(args.containerDefinitions)
+                .apply((definitions) => JSON.stringify(definitions))
+            : pulumi
+                .all([args.containerDefinitions, this.databases.endpoints])
+                .apply(([definitions, endpoints]) =>
+                  JSON.stringify(
+                    withDatabaseEndpoints(definitions, { endpoints, security: "managed" }),
+                  ),
+                ),
         tags: args.tags,
       },
       { parent: this },
@@ -387,17 +452,19 @@ export class AuraService extends pulumi.ComponentResource {
     securityGroup: aws.ec2.SecurityGroup,
     dependsOn: pulumi.Resource[],
   ): awsx.ecs.FargateService {
+    const deployment = deploymentSettings(args.storage ?? "efs", args.desiredCount ?? 1);
     return new awsx.ecs.FargateService(
       `${name}-service`,
       {
         name: args.names.service,
         cluster: this.cluster.arn,
         taskDefinition: this.taskDefinition.arn,
-        // The databases live in the task: a second task would be a second, diverging copy of
-        // them. One task, and a deploy stops the old one before the new one starts.
-        desiredCount: 1,
-        deploymentMinimumHealthyPercent: 0,
-        deploymentMaximumPercent: 100,
+        // In-task databases: a second task would be a second, diverging copy of them, so one
+        // task, and a deploy stops the old one before the new one starts. Managed databases:
+        // any number of tasks, and a deploy starts the new ones before stopping the old ones.
+        desiredCount: deployment.desiredCount,
+        deploymentMinimumHealthyPercent: deployment.minimumHealthyPercent,
+        deploymentMaximumPercent: deployment.maximumPercent,
         deploymentController: { type: "ECS" },
         deploymentCircuitBreaker: { enable: true, rollback: true },
         healthCheckGracePeriodSeconds: args.healthCheckGracePeriodSeconds,

@@ -23,6 +23,8 @@ export class Credentials extends pulumi.ComponentResource {
   public readonly secret: aws.secretsmanager.Secret;
   /** What each container receives, by environment variable name. */
   public readonly containerSecrets: pulumi.Output<ContainerSecrets>;
+  /** The generated values by variable name, for the managed engines' master passwords. */
+  public readonly passwords: Readonly<Record<string, pulumi.Output<string>>>;
 
   constructor(name: string, args: CredentialsArgs, opts?: pulumi.ComponentResourceOptions) {
     super("aura:secrets:Credentials", name, {}, opts);
@@ -36,6 +38,8 @@ export class Credentials extends pulumi.ComponentResource {
       );
       return [key, password.result] as const;
     });
+
+    this.passwords = Object.fromEntries(passwords);
 
     this.secret = new aws.secretsmanager.Secret(
       `${name}-secret`,

@@ -6,6 +6,12 @@
 import { isEmailAddress } from "./alerts";
 import { CONTAINER_NAMES, ContainerName, APP_PORTS } from "./containers";
 import { validateFargateSize } from "./fargate";
+import {
+  MANAGED_DEFAULTS,
+  ManagedDatabaseSettings,
+  desiredCountProblem,
+  managedDatabaseProblems,
+} from "./managedDatabases";
 import { NetworkConfig, networkProblems } from "./network";
 import {
   HealthCheckPolicy,
@@ -43,10 +49,11 @@ export const CPU_ARCHITECTURES: Readonly<Record<Platform, "X86_64" | "ARM64">> =
 
 /**
  * Where the databases keep their files: `efs` survives task replacement (one writer at a time),
- * `ephemeral` is the task's own storage and is lost every time the task is replaced.
+ * `ephemeral` is the task's own storage and is lost every time the task is replaced, `managed`
+ * runs them on RDS, ElastiCache and DocumentDB instead of in the task (any number of tasks).
  */
-export type StorageMode = "efs" | "ephemeral";
-export const STORAGE_MODES: readonly StorageMode[] = ["efs", "ephemeral"];
+export type StorageMode = "efs" | "ephemeral" | "managed";
+export const STORAGE_MODES: readonly StorageMode[] = ["efs", "ephemeral", "managed"];
 
 /** Per-container settings from the structured keys `aura:databases`, `aura:api-gateway`, ... */
 export interface ContainerConfig {
@@ -72,6 +79,10 @@ export interface AuraConfig {
   readonly alertEmail?: string;
   readonly containers: Readonly<Record<ContainerName, ContainerConfig>>;
   readonly storage: StorageMode;
+  /** Tasks the service runs; above 1 only with `managed` storage. */
+  readonly desiredCount: number;
+  /** The managed engines' settings; read (and defaulted) for every stack, used with `managed`. */
+  readonly managedDatabases: ManagedDatabaseSettings;
   readonly network: NetworkConfig;
   /** ECS Exec: the service allows it and the task role gets the ssmmessages actions. */
   readonly enableExecuteCommand: boolean;
@@ -94,6 +105,14 @@ export const SCALAR_DEFAULTS = {
   vpcId: "",
   assignPublicIp: false,
   enableExecuteCommand: false,
+  desiredCount: 1,
+  databaseBackupRetentionDays: MANAGED_DEFAULTS.backupRetentionDays,
+  databaseDeletionProtection: MANAGED_DEFAULTS.deletionProtection,
+  databaseMultiAz: MANAGED_DEFAULTS.multiAz,
+  postgresInstanceClass: MANAGED_DEFAULTS.postgresInstanceClass,
+  postgresStorageGb: MANAGED_DEFAULTS.postgresStorageGb,
+  redisNodeType: MANAGED_DEFAULTS.redisNodeType,
+  documentDbInstanceClass: MANAGED_DEFAULTS.documentDbInstanceClass,
 } as const;
 
 /** The list keys and their defaults; `Pulumi.yaml` declares them as arrays of strings. */
@@ -216,6 +235,22 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
     problems.push(...networkProblems(network));
   }
 
+  const desiredCount = reader.integer("desiredCount", SCALAR_DEFAULTS.desiredCount);
+  if (desiredCount !== undefined && storage !== undefined) {
+    const problem = desiredCountProblem(desiredCount, storage);
+    if (problem !== undefined) problems.push(problem);
+  }
+  const managedDatabases = readManagedDatabases(reader, problems);
+  if (storage === "managed" && publicSubnetIds && privateSubnetIds) {
+    const taskSubnets = privateSubnetIds.length > 0 ? privateSubnetIds : publicSubnetIds;
+    if (vpcId !== "" && taskSubnets.length < 2) {
+      const key = privateSubnetIds.length > 0 ? "privateSubnetIds" : "publicSubnetIds";
+      problems.push(
+        `aura:${key} = ${JSON.stringify(taskSubnets)} lists ${taskSubnets.length} task subnet(s): aura:storage managed puts the databases' subnet groups in the task subnets, and RDS, ElastiCache and DocumentDB need at least 2, in different availability zones`,
+      );
+    }
+  }
+
   const containers = Object.fromEntries(
     CONTAINER_NAMES.map((name) => [name, readContainer(reader, name, problems)]),
   ) as Record<ContainerName, ContainerConfig>;
@@ -241,9 +276,41 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
     alertEmail: alertEmail === "" ? undefined : alertEmail,
     containers,
     storage: storage as StorageMode,
+    desiredCount: desiredCount!,
+    managedDatabases: managedDatabases!,
     network,
     enableExecuteCommand: enableExecuteCommand!,
   };
+}
+
+/** The `managed` engines' keys; undefined when one of them could not be read. */
+function readManagedDatabases(
+  reader: Reader,
+  problems: string[],
+): ManagedDatabaseSettings | undefined {
+  const settings = {
+    backupRetentionDays: reader.integer(
+      "databaseBackupRetentionDays",
+      SCALAR_DEFAULTS.databaseBackupRetentionDays,
+    ),
+    deletionProtection: reader.boolean(
+      "databaseDeletionProtection",
+      SCALAR_DEFAULTS.databaseDeletionProtection,
+    ),
+    multiAz: reader.boolean("databaseMultiAz", SCALAR_DEFAULTS.databaseMultiAz),
+    postgresInstanceClass: reader
+      .string("postgresInstanceClass", SCALAR_DEFAULTS.postgresInstanceClass)
+      .trim(),
+    postgresStorageGb: reader.integer("postgresStorageGb", SCALAR_DEFAULTS.postgresStorageGb),
+    redisNodeType: reader.string("redisNodeType", SCALAR_DEFAULTS.redisNodeType).trim(),
+    documentDbInstanceClass: reader
+      .string("documentDbInstanceClass", SCALAR_DEFAULTS.documentDbInstanceClass)
+      .trim(),
+  };
+  if (Object.values(settings).some((value) => value === undefined)) return undefined;
+  const complete = settings as ManagedDatabaseSettings;
+  problems.push(...managedDatabaseProblems(complete));
+  return complete;
 }
 
 function readContainer(reader: Reader, name: ContainerName, problems: string[]): ContainerConfig {

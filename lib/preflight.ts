@@ -3,11 +3,11 @@
  * anything is deployed. Contradictions (a task that can only loop) are errors; risky settings
  * are warnings; the timeline itself is logged so a reviewer sees it in every preview.
  */
-import { AuraConfig } from "./config";
+import { AuraConfig, StorageMode } from "./config";
 import { CONTAINER_NAMES, ContainerName } from "./containers";
 import { HAND_FIX, HealthCheckTimeline, healthCheckTimeline } from "./healthCheck";
 import { PUBLIC_CONTAINER, TARGET_GROUP_HEALTH_CHECK, targetGroupHealthyAfter } from "./service";
-import { containerDependencies } from "./taskDefinition";
+import { containerDependencies, taskContainerNames } from "./taskDefinition";
 
 /**
  * Seconds from container start until the process answers its health check, on a cold Fargate
@@ -64,16 +64,19 @@ export interface ServiceTiming {
 
 /** Works out the task's schedule and every finding. Pure: no Pulumi, no I/O. */
 export function preflight(
-  config: Pick<AuraConfig, "containers">,
+  config: Pick<AuraConfig, "containers"> & Partial<Pick<AuraConfig, "storage">>,
   service: ServiceTiming,
 ): PreflightReport {
   const findings: Finding[] = [];
   const schedule = new Map<ContainerName, ContainerSchedule>();
+  // With managed storage the task has no databases container to schedule or judge.
+  const storage = config.storage ?? "efs";
+  const names = taskContainerNames(storage);
 
-  for (const name of CONTAINER_NAMES) {
+  for (const name of names) {
     const settings = config.containers[name];
     const timeline = healthCheckTimeline(settings.healthCheck);
-    const startsAt = dependencyStart(name, schedule);
+    const startsAt = dependencyStart(name, schedule, storage);
     const expected = EXPECTED_READY_SECONDS[name];
     // A probe lands on the interval grid; the first one after the process is ready passes.
     const detection =
@@ -89,19 +92,20 @@ export function preflight(
     findings.push(...containerFindings(name, config, timeline));
   }
 
-  findings.push(...dependencyFindings(config, schedule));
+  findings.push(...dependencyFindings(config, schedule, storage));
   findings.push(...serviceFindings(service, schedule.get(PUBLIC_CONTAINER)!));
-  return { schedule: CONTAINER_NAMES.map((name) => schedule.get(name)!), findings };
+  return { schedule: names.map((name) => schedule.get(name)!), findings };
 }
 
 /** When `name` starts: at once, or when its HEALTHY dependencies are (best and worst case). */
 function dependencyStart(
   name: ContainerName,
   schedule: ReadonlyMap<ContainerName, ContainerSchedule>,
+  storage: StorageMode,
 ): [number, number] {
   let earliest = 0;
   let latest = 0;
-  for (const dependency of containerDependencies(name)) {
+  for (const dependency of containerDependencies(name, storage)) {
     const target = schedule.get(dependency.containerName as ContainerName);
     if (target === undefined) continue;
     earliest = Math.max(earliest, target.healthyAt);
@@ -161,11 +165,14 @@ function containerFindings(
 function dependencyFindings(
   config: Pick<AuraConfig, "containers">,
   schedule: ReadonlyMap<ContainerName, ContainerSchedule>,
+  storage: StorageMode,
 ): Finding[] {
   const findings: Finding[] = [];
   for (const target of CONTAINER_NAMES) {
     const dependents = CONTAINER_NAMES.filter((name) =>
-      containerDependencies(name).some((dependency) => dependency.containerName === target),
+      containerDependencies(name, storage).some(
+        (dependency) => dependency.containerName === target,
+      ),
     );
     if (dependents.length === 0) continue;
     const waiting = dependents.join(" and ");

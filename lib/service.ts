@@ -2,6 +2,7 @@
  * Service-level timing: the ALB target group's health check and the grace period that keeps
  * ECS from acting on ALB health checks before the gateway can possibly answer.
  */
+import type { StorageMode } from "./config";
 import { APP_PORTS, ContainerName } from "./containers";
 import { HealthCheckPolicy, healthCheckTimeline } from "./healthCheck";
 
@@ -51,10 +52,36 @@ export function targetGroupHealthyAfter(
  */
 export function serviceGracePeriod(
   containers: Readonly<Record<ContainerName, { readonly healthCheck: HealthCheckPolicy }>>,
+  storage: StorageMode = "efs",
 ): number {
+  // Managed databases are not in the task: the gateway starts with it, waiting for nothing.
+  const databasesBudget =
+    storage === "managed"
+      ? 0
+      : healthCheckTimeline(containers.databases.healthCheck).earliestUnhealthy;
   return (
-    healthCheckTimeline(containers.databases.healthCheck).earliestUnhealthy +
+    databasesBudget +
     healthCheckTimeline(containers[PUBLIC_CONTAINER].healthCheck).earliestUnhealthy +
     targetGroupHealthyAfter()
   );
+}
+
+/** How a deployment replaces tasks: `deploymentMinimumHealthyPercent` and `deploymentMaximumPercent`. */
+export interface DeploymentSettings {
+  readonly desiredCount: number;
+  readonly minimumHealthyPercent: number;
+  readonly maximumPercent: number;
+}
+
+/**
+ * In-task databases (`efs`, `ephemeral`) have one writer: one task, and a deploy stops the old
+ * task before the new one starts (0 % / 100 %), an outage on every deploy. `managed` databases
+ * are shared by every task: the new tasks start beside the old ones (up to 200 %) and the old
+ * ones stop only once the new ones are healthy, so at least the desired count serves at all
+ * times (100 %) and a deploy has no outage.
+ */
+export function deploymentSettings(storage: StorageMode, desiredCount: number): DeploymentSettings {
+  return storage === "managed"
+    ? { desiredCount, minimumHealthyPercent: 100, maximumPercent: 200 }
+    : { desiredCount: 1, minimumHealthyPercent: 0, maximumPercent: 100 };
 }

@@ -16,7 +16,8 @@ import {
   TASK_LOCAL_HOST,
   TOOLS_LABEL,
 } from "./containers";
-import { AuraConfig, ContainerConfig } from "./config";
+import { AuraConfig, ContainerConfig, StorageMode } from "./config";
+import { DatabaseEndpoints, EndpointSecurity, endpointEnvironment } from "./managedDatabases";
 
 /** The names operators already use, derived from the stack. */
 export interface ResourceNames {
@@ -116,8 +117,30 @@ const DATABASE_SETTINGS: Record<string, string> = {
   MONGO_DB: DATABASE_NAME,
 };
 
-/** Plain (non-secret) environment per container. Always 127.0.0.1, never localhost. */
-export function containerEnvironment(name: ContainerName): KeyValuePair[] {
+/**
+ * Databases that are not in the task (`managed`, or the local runner's stand-in for it): where
+ * they answer and whether the apps use TLS to reach them.
+ */
+export interface DatabaseConnection {
+  readonly endpoints: DatabaseEndpoints;
+  readonly security: EndpointSecurity;
+}
+
+/**
+ * Plain (non-secret) environment per container. In-task databases: always 127.0.0.1, never
+ * localhost. With `connection` the service desk gets the endpoints instead.
+ */
+export function containerEnvironment(
+  name: ContainerName,
+  connection?: DatabaseConnection,
+): KeyValuePair[] {
+  if (connection !== undefined && name === "service-desk-host") {
+    return [
+      { name: "HOST", value: "0.0.0.0" },
+      { name: "PORT", value: String(APP_PORTS[name]) },
+      ...endpointEnvironment(connection.endpoints, connection.security),
+    ].sort((a, b) => a.name.localeCompare(b.name));
+  }
   const variables: Record<string, string> =
     name === "databases"
       ? { ...DATABASE_SETTINGS }
@@ -198,8 +221,10 @@ export interface TaskVolume {
  * container, decides the POSIX owner); without it every volume is a bind volume on the task's
  * ephemeral storage and is gone when the task is replaced.
  */
-export function taskVolumes(efs?: EfsVolumes): TaskVolume[] {
-  const data = DATABASE_NAMES.map((database): TaskVolume => {
+export function taskVolumes(efs?: EfsVolumes, storage: StorageMode = "efs"): TaskVolume[] {
+  // Managed databases keep their files on RDS, ElastiCache and DocumentDB: no data volumes.
+  const databases = storage === "managed" ? [] : DATABASE_NAMES;
+  const data = databases.map((database): TaskVolume => {
     const name = dataVolumeName(database);
     if (efs === undefined) return { name };
     return {
@@ -236,11 +261,37 @@ export function containerSecurity(
       };
 }
 
-/** The apps wait for the databases to be HEALTHY; the databases wait for nothing. */
+/**
+ * The apps wait for the databases to be HEALTHY; the databases wait for nothing. With
+ * `managed` storage there is no `databases` container and nothing to wait for: the apps
+ * answer `/health` at once and report a missing database per request (503) and in `/ready`.
+ */
 export function containerDependencies(
   name: ContainerName,
+  storage: StorageMode = "efs",
 ): { containerName: string; condition: DependencyCondition }[] {
+  if (storage === "managed") return [];
   return name === "databases" ? [] : [{ containerName: "databases", condition: "HEALTHY" }];
+}
+
+/** The containers of the task: with `managed` storage the databases are not among them. */
+export function taskContainerNames(storage: StorageMode): ContainerName[] {
+  return CONTAINER_NAMES.filter((name) => storage !== "managed" || name !== "databases");
+}
+
+/**
+ * The definitions with the managed engines' endpoints in the service desk's environment: the
+ * endpoints are only known once the engines exist, after the containers were defined.
+ */
+export function withDatabaseEndpoints(
+  definitions: readonly ContainerDefinition[],
+  connection: DatabaseConnection,
+): ContainerDefinition[] {
+  return definitions.map((definition) =>
+    definition.name === "service-desk-host"
+      ? { ...definition, environment: containerEnvironment("service-desk-host", connection) }
+      : definition,
+  );
 }
 
 /** Builds the ECS container definition of `name` from the stack's settings. */
@@ -250,9 +301,11 @@ export function containerDefinition(
   image: string,
   logs: LogTarget,
   secrets: readonly SecretRef[] = [],
+  storage: StorageMode = "efs",
+  connection?: DatabaseConnection,
 ): ContainerDefinition {
   const { command, interval, timeout, retries, startPeriod } = settings.healthCheck;
-  const dependsOn = containerDependencies(name);
+  const dependsOn = containerDependencies(name, storage);
   const definition: ContainerDefinition = {
     name,
     image,
@@ -261,7 +314,7 @@ export function containerDefinition(
       name === "api-gateway"
         ? [{ containerPort: APP_PORTS[name], hostPort: APP_PORTS[name], protocol: "tcp" }]
         : [],
-    environment: containerEnvironment(name),
+    environment: containerEnvironment(name, connection),
     healthCheck: { command: [...command], interval, timeout, retries, startPeriod },
     stopTimeout: settings.stopTimeout,
     ...containerSecurity(name),
@@ -282,14 +335,26 @@ export function containerDefinition(
   return definition;
 }
 
-/** All three definitions, in dependency order (databases first). */
+/**
+ * The task's definitions, in dependency order (databases first): all three, or with `managed`
+ * storage the two apps, given the engines' endpoints in `connection`.
+ */
 export function taskContainerDefinitions(
   config: AuraConfig,
-  images: Readonly<Record<ContainerName, string>>,
+  images: Readonly<Partial<Record<ContainerName, string>>>,
   logs: LogTarget,
   secrets: ContainerSecrets = {},
+  connection?: DatabaseConnection,
 ): ContainerDefinition[] {
-  return CONTAINER_NAMES.map((name) =>
-    containerDefinition(name, config.containers[name], images[name], logs, secrets[name] ?? []),
+  return taskContainerNames(config.storage).map((name) =>
+    containerDefinition(
+      name,
+      config.containers[name],
+      images[name]!,
+      logs,
+      secrets[name] ?? [],
+      config.storage,
+      connection,
+    ),
   );
 }

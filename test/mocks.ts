@@ -126,6 +126,19 @@ function cloudState(
       return { arn: arn("elasticfilesystem", `file-system/${name}-id`) };
     case "aws:efs/accessPoint:AccessPoint":
       return { arn: arn("elasticfilesystem", `access-point/${name}-id`) };
+    case "aws:rds/subnetGroup:SubnetGroup":
+    case "aws:rds/parameterGroup:ParameterGroup":
+    case "aws:elasticache/subnetGroup:SubnetGroup":
+    case "aws:docdb/subnetGroup:SubnetGroup":
+    case "aws:docdb/clusterParameterGroup:ClusterParameterGroup":
+      // Auto-named: the resource name and a random suffix.
+      return { name: `${name}-7f3a9c1`, arn: arn("mock", `${type}/${name}`) };
+    case "aws:rds/instance:Instance":
+      return { address: `${name}.abc123.${region}.rds.amazonaws.com` };
+    case "aws:elasticache/replicationGroup:ReplicationGroup":
+      return { primaryEndpointAddress: `master.${name}.abc123.use2.cache.amazonaws.com` };
+    case "aws:docdb/cluster:Cluster":
+      return { endpoint: `${name}.cluster-abc123.${region}.docdb.amazonaws.com` };
     case "awsx:ecs:FargateService":
       return { service: { name: inputs.name } };
     default:

@@ -410,7 +410,11 @@ describe("storage and task role, as plain functions", () => {
   });
 
   for (const [key, value, message] of [
-    ["aura:storage", "s3", 'aura:storage = "s3" is not allowed: choose one of efs, ephemeral'],
+    [
+      "aura:storage",
+      "s3",
+      'aura:storage = "s3" is not allowed: choose one of efs, ephemeral, managed',
+    ],
     [
       "aura:enableExecuteCommand",
       "yes",
