@@ -8,365 +8,22 @@ import {
   ECSClient,
   ListTasksCommand,
   Service,
-  Task,
 } from "@aws-sdk/client-ecs";
 import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 import { mockClient } from "aws-sdk-client-mock";
 import {
   assessService,
   circuitBreakerThreshold,
-  classifyStoppedTask,
   classifyStops,
-  STOP_CAUSES,
-  StopCause,
 } from "../../tools/diagnose/classify";
 import { DiagnoseEnvironment, runDiagnose } from "../../tools/diagnose/cli";
 import {
   CLUSTER_ARN,
   SERVICE_ARN,
-  TARGET_GROUP_ARN,
   TEXTS,
   stoppedTask,
   taskDefinitionArn,
 } from "./diagnose.fixtures";
-import { REFERENCE_DIR } from "../awsModel";
-
-interface Expected {
-  readonly cause: StopCause;
-  readonly failure: boolean;
-  readonly containers: readonly string[];
-  readonly explanation: string;
-}
-
-const PULL_FAILED = { stopCode: "TaskFailedToStart", started: false } as const;
-
-const CLASSIFIER_TABLE: readonly { name: string; task: Task; expected: Expected }[] = [
-  {
-    name: "an arm64-only image on an X86_64 task",
-    task: stoppedTask("a1", {
-      ...PULL_FAILED,
-      stoppedReason: TEXTS.platform,
-      containers: { databases: { reason: TEXTS.platform } },
-    }),
-    expected: {
-      cause: "wrong-platform",
-      failure: true,
-      containers: ["databases"],
-      explanation:
-        "The image of databases has no linux/amd64 variant, the platform the task runs on.",
-    },
-  },
-  {
-    name: "a tag that does not exist",
-    task: stoppedTask("a2", {
-      ...PULL_FAILED,
-      stoppedReason: TEXTS.notFound,
-      containers: { "api-gateway": { reason: TEXTS.notFound } },
-    }),
-    expected: {
-      cause: "image-pull",
-      failure: true,
-      containers: ["api-gateway"],
-      explanation:
-        "The image of api-gateway does not exist in the registry (wrong tag, digest or repository).",
-    },
-  },
-  {
-    name: "an execution role without ECR read access (403)",
-    task: stoppedTask("a3", {
-      ...PULL_FAILED,
-      stoppedReason: TEXTS.forbidden,
-      containers: { databases: { reason: TEXTS.forbidden } },
-    }),
-    expected: {
-      cause: "image-pull",
-      failure: true,
-      containers: ["databases"],
-      explanation: "The task was not allowed to pull the image of databases.",
-    },
-  },
-  {
-    name: "no route to ECR",
-    task: stoppedTask("a4", {
-      ...PULL_FAILED,
-      stoppedReason: TEXTS.pullTimeout,
-      containers: { databases: { reason: TEXTS.pullTimeout } },
-    }),
-    expected: {
-      cause: "image-pull",
-      failure: true,
-      containers: ["databases"],
-      explanation: "The task could not reach the registry to pull the image of databases.",
-    },
-  },
-  {
-    name: "secrets the execution role may not read",
-    task: stoppedTask("b1", { ...PULL_FAILED, stoppedReason: TEXTS.secretsDenied }),
-    expected: {
-      cause: "resource-initialization",
-      failure: true,
-      containers: [],
-      explanation: "The task execution role may not read the container secrets.",
-    },
-  },
-  {
-    name: "secrets behind no network path",
-    task: stoppedTask("b2", { ...PULL_FAILED, stoppedReason: TEXTS.secretsTimeout }),
-    expected: {
-      cause: "resource-initialization",
-      failure: true,
-      containers: [],
-      explanation:
-        "The task could not reach Secrets Manager / SSM from its subnets to fetch secrets or registry auth.",
-    },
-  },
-  {
-    name: "a secret that does not exist",
-    task: stoppedTask("b3", { ...PULL_FAILED, stoppedReason: TEXTS.secretMissing }),
-    expected: {
-      cause: "resource-initialization",
-      failure: true,
-      containers: [],
-      explanation: "A secret the task definition references does not exist.",
-    },
-  },
-  {
-    name: "a missing log group",
-    task: stoppedTask("b4", { ...PULL_FAILED, stoppedReason: TEXTS.logGroupMissing }),
-    expected: {
-      cause: "resource-initialization",
-      failure: true,
-      containers: [],
-      explanation:
-        "Fargate could not set up the awslogs driver (log group missing or not writable).",
-    },
-  },
-  {
-    name: "both apps giving up on the databases' startTimeout",
-    task: stoppedTask("c1", {
-      stopCode: "EssentialContainerExited",
-      stoppedReason: TEXTS.essentialExited,
-      containers: {
-        databases: { exitCode: 143, healthStatus: "UNKNOWN" },
-        "api-gateway": { exitCode: 143, reason: TEXTS.dependencyTimeout("api-gateway") },
-        "service-desk-host": {
-          exitCode: 143,
-          reason: TEXTS.dependencyTimeout("service-desk-host"),
-        },
-      },
-    }),
-    expected: {
-      cause: "dependency-timeout",
-      failure: true,
-      containers: ["api-gateway", "service-desk-host", "databases"],
-      explanation:
-        "api-gateway, service-desk-host gave up waiting for databases: the startTimeout ran out before the dependency condition was met.",
-    },
-  },
-  {
-    name: "an OutOfMemoryError",
-    task: stoppedTask("d1", {
-      stopCode: "EssentialContainerExited",
-      stoppedReason: TEXTS.essentialExited,
-      containers: {
-        databases: { exitCode: 137, reason: TEXTS.outOfMemory, healthStatus: "HEALTHY" },
-        "api-gateway": { exitCode: 143, healthStatus: "HEALTHY" },
-        "service-desk-host": { exitCode: 143, healthStatus: "HEALTHY" },
-      },
-    }),
-    expected: {
-      cause: "out-of-memory",
-      failure: true,
-      containers: ["databases"],
-      explanation:
-        "databases was killed for using more memory than the task has (OutOfMemoryError).",
-    },
-  },
-  {
-    name: "exit code 137 alone, nothing else failing",
-    task: stoppedTask("d2", {
-      stopCode: "EssentialContainerExited",
-      stoppedReason: TEXTS.essentialExited,
-      containers: {
-        databases: { exitCode: 143 },
-        "api-gateway": { exitCode: 143 },
-        "service-desk-host": { exitCode: 137 },
-      },
-    }),
-    expected: {
-      cause: "out-of-memory",
-      failure: true,
-      containers: ["service-desk-host"],
-      explanation:
-        "service-desk-host was killed with SIGKILL (exit code 137) while nothing was stopping it: the out-of-memory killer.",
-    },
-  },
-  {
-    name: "an UNHEALTHY databases container",
-    task: stoppedTask("e1", {
-      stopCode: "ServiceSchedulerInitiated",
-      stoppedReason: TEXTS.containerHealth,
-      containers: {
-        databases: { exitCode: 137, healthStatus: "UNHEALTHY" },
-        "api-gateway": { exitCode: 143, healthStatus: "UNKNOWN" },
-        "service-desk-host": { exitCode: 143, healthStatus: "UNKNOWN" },
-      },
-    }),
-    expected: {
-      cause: "container-health-check",
-      failure: true,
-      containers: ["databases"],
-      explanation: "ECS stopped the task because databases failed its container health check.",
-    },
-  },
-  {
-    name: "the ALB's target group",
-    task: stoppedTask("f1", {
-      stopCode: "ServiceSchedulerInitiated",
-      stoppedReason: TEXTS.elbHealth,
-      containers: {
-        databases: { exitCode: 143, healthStatus: "HEALTHY" },
-        "api-gateway": { exitCode: 143, healthStatus: "HEALTHY" },
-        "service-desk-host": { exitCode: 143, healthStatus: "HEALTHY" },
-      },
-    }),
-    expected: {
-      cause: "elb-health-check",
-      failure: true,
-      containers: [],
-      explanation: `The load balancer's target group ${TARGET_GROUP_ARN} found the task unhealthy.`,
-    },
-  },
-  {
-    name: "an app crashing with exit code 1",
-    task: stoppedTask("g1", {
-      stopCode: "EssentialContainerExited",
-      stoppedReason: TEXTS.essentialExited,
-      containers: {
-        databases: { exitCode: 143, healthStatus: "HEALTHY" },
-        "api-gateway": { exitCode: 143, healthStatus: "HEALTHY" },
-        "service-desk-host": { exitCode: 1, healthStatus: "UNKNOWN" },
-      },
-    }),
-    expected: {
-      cause: "essential-container-exited",
-      failure: true,
-      containers: ["service-desk-host"],
-      explanation:
-        "An essential container exited and took the task down: service-desk-host exited 1.",
-    },
-  },
-  {
-    name: "an app crashing while another ignores SIGTERM until SIGKILL",
-    task: stoppedTask("g2", {
-      stopCode: "EssentialContainerExited",
-      stoppedReason: TEXTS.essentialExited,
-      containers: {
-        databases: { exitCode: 137 },
-        "api-gateway": { exitCode: 2 },
-        "service-desk-host": { exitCode: 143 },
-      },
-    }),
-    expected: {
-      cause: "essential-container-exited",
-      failure: true,
-      containers: ["api-gateway"],
-      explanation: "An essential container exited and took the task down: api-gateway exited 2.",
-    },
-  },
-  {
-    name: "a rollout replacing the old task",
-    task: stoppedTask("h1", {
-      stopCode: "ServiceSchedulerInitiated",
-      stoppedReason: TEXTS.scaling,
-      containers: {
-        databases: { exitCode: 0 },
-        "api-gateway": { exitCode: 143 },
-        "service-desk-host": { exitCode: 137 },
-      },
-    }),
-    expected: {
-      cause: "scaling",
-      failure: false,
-      containers: [],
-      explanation:
-        "Replaced or scaled in by deployment ecs-svc/1111111111111111111: not a failure.",
-    },
-  },
-  {
-    name: "StopTask",
-    task: stoppedTask("h2", { stopCode: "UserInitiated", stoppedReason: TEXTS.byUser }),
-    expected: {
-      cause: "stopped-by-user",
-      failure: false,
-      containers: [],
-      explanation: "Stopped by a user or an API call (StopTask): not a failure.",
-    },
-  },
-  {
-    name: "a reason this tool does not know",
-    task: stoppedTask("i1", { stopCode: "TaskFailedToStart", stoppedReason: TEXTS.runtimeTimeout }),
-    expected: {
-      cause: "unknown",
-      failure: true,
-      containers: [],
-      explanation: `ECS gave a reason this tool does not know: ${TEXTS.runtimeTimeout}.`,
-    },
-  },
-];
-
-describe("diagnose: classifyStoppedTask", () => {
-  for (const { name, task, expected } of CLASSIFIER_TABLE) {
-    it(`names ${expected.cause} for ${name}`, () => {
-      const { cause, failure, containers, explanation } = classifyStoppedTask(task);
-      assert.deepEqual({ cause, failure, containers, explanation }, expected);
-    });
-  }
-
-  it("covers every cause it can name", () => {
-    const named = new Set(CLASSIFIER_TABLE.map((row) => row.expected.cause));
-    assert.deepEqual([...named].sort(), [...STOP_CAUSES].sort());
-  });
-
-  it("tells how to fix the causes of the loop it exists to prevent", () => {
-    const fixOf = (cause: StopCause) =>
-      classifyStoppedTask(CLASSIFIER_TABLE.find((row) => row.expected.cause === cause)!.task).fix;
-    assert.equal(
-      fixOf("wrong-platform"),
-      "Build and push the image for linux/amd64 (docker buildx --platform linux/amd64), or leave aura:<container>.image unset so the program builds it for aura:platform, then run pulumi up.",
-    );
-    assert.equal(
-      fixOf("dependency-timeout"),
-      "Raise aura:databases.startTimeout (Fargate allows up to 120 s) above databases's time to HEALTHY, or remove it to wait as long as the health check allows; read databases's logs for a slow or failing start.",
-    );
-    assert.equal(
-      fixOf("container-health-check"),
-      "Run databases's health-check command locally (npm run local) and read its logs; if it becomes ready later than the check allows, raise aura:<container>.startPeriod (up to 300 s), interval or retries; make sure the command's binary exists in the image.",
-    );
-    assert.equal(fixOf("scaling"), "Nothing to fix.");
-  });
-
-  it("classifies AWS's published sample STOPPED events", () => {
-    const samples = JSON.parse(
-      fs.readFileSync(path.join(REFERENCE_DIR, "aws-ecs-sample-events.json"), "utf8"),
-    ) as {
-      taskStateChangeStopped: { detail: Task };
-      additional: Record<string, { detail: Task }>;
-    };
-    const classify = (detail: Task) => classifyStoppedTask(detail);
-    assert.equal(classify(samples.taskStateChangeStopped.detail).cause, "stopped-by-user");
-    assert.equal(
-      classify(samples.additional.taskStateChangeStoppedScaling.detail).cause,
-      "scaling",
-    );
-    const elb = classify(samples.additional.taskStateChangeStoppedElbHealthCheck.detail);
-    assert.equal(elb.cause, "elb-health-check");
-    assert.equal(
-      elb.explanation,
-      "The load balancer's target group arn:aws:elasticloadbalancing:ap-northeast-2:653734769926:targetgroup/sin-web-target-dev/ccb1c7ee670051a0 found the task unhealthy.",
-    );
-  });
-});
 
 describe("diagnose: service assessment", () => {
   it("computes the circuit breaker threshold as ECS does", () => {
@@ -653,7 +310,7 @@ describe("diagnose: collector, report and CLI against mocked AWS", () => {
   }
 
   const HEALTH_CHECK_FIX =
-    "Run databases's health-check command locally (npm run local) and read its logs; if it becomes ready later than the check allows, raise aura:<container>.startPeriod (up to 300 s), interval or retries; make sure the command's binary exists in the image.";
+    "Run databases's health-check command locally (npm run local) and read its logs; if it becomes ready later than the check allows, raise aura:databases.startPeriod (up to 300 s), interval or retries; make sure the command's binary exists in the image.";
 
   it("reads the service and its newest stopped tasks, and prints the classified report", async () => {
     mockFailingDeployment();
@@ -700,7 +357,7 @@ Stopped tasks (newest first)
     fix: ${HEALTH_CHECK_FIX}
 
   2026-11-28T22:50:31Z  task b38a1269debf7ada9576f69ce2752526  aura-app-dev:7
-    cause: scaling (not a failure): Replaced or scaled in by deployment ecs-svc/2222: not a failure.
+    cause: replaced-by-deployment (not a failure): Replaced by deployment ecs-svc/2222: not a failure.
     stopped reason: Scaling activity initiated by (deployment ecs-svc/2222)
     containers:
       databases: exit 0, HEALTHY
@@ -714,7 +371,7 @@ Stopped tasks (newest first)
       databases: exit 143, HEALTHY
       api-gateway: exit 143, HEALTHY
       service-desk-host: exit 1
-    fix: Read service-desk-host's last log lines for the error; check its command, environment (HOST/PORT, 127.0.0.1) and secrets; reproduce with npm run local.
+    fix: Read service-desk-host's last log lines for the error; check its command, environment (HOST/PORT, 127.0.0.1) and secrets; reproduce with npm run local. A crash that should not replace the task is what the container's restartPolicy is for.
 
 Verdict: FAILING
   - 0 of 1 desired tasks are running.

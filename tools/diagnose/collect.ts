@@ -12,7 +12,7 @@ import {
   Task,
 } from "@aws-sdk/client-ecs";
 import { CloudWatchLogsClient, GetLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { classifyStoppedTask } from "./classify";
+import { BEFORE_START_CAUSES, classifyStoppedTask } from "./classify";
 
 /** What to look at. */
 export interface DiagnoseTarget {
@@ -41,7 +41,7 @@ const ECS_PAGE_SIZE = 100;
 /** Logs are fetched for this many failed tasks at most: the newest ones tell the story. */
 const TASKS_WITH_LOGS = 3;
 /** Causes where no container ever ran, so there is nothing in the logs. */
-const NOTHING_LOGGED = new Set(["wrong-platform", "image-pull", "resource-initialization"]);
+const NOTHING_LOGGED = BEFORE_START_CAUSES;
 
 export function taskId(taskArn: string): string {
   return taskArn.slice(taskArn.lastIndexOf("/") + 1);
