@@ -24,7 +24,7 @@ const names = resourceNames(config.stack, config.repositoryPrefix);
 const tags = { project: "aura", stack: config.stack };
 
 const credentials = new Credentials("aura-credentials", {
-  secretName: `aura-${config.stack}-database-credentials`,
+  secretName: names.secret,
   tags,
 });
 
@@ -72,6 +72,7 @@ const service = new AuraService("aura", {
         }
       : undefined,
   enableExecuteCommand: config.enableExecuteCommand,
+  prerequisites: [credentials.secretVersion],
   tags,
 });
 

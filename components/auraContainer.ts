@@ -117,6 +117,9 @@ export class AuraContainer extends pulumi.ComponentResource {
       `${name}-repository`,
       {
         name: args.repositoryName,
+        // Images are rebuilt from this repository's sources, so `pulumi destroy` may delete a
+        // repository that still holds images (ECR refuses otherwise: RepositoryNotEmptyException).
+        forceDelete: true,
         imageScanningConfiguration: { scanOnPush: true },
         // Tags stay movable for the build cache; no deploy reads a tag: the task runs `ref`,
         // which is pinned to the digest that was pushed.

@@ -65,6 +65,12 @@ export interface AuraServiceArgs {
   };
   /** ECS Exec: the service allows it and the task role may open its SSM channels. @default false */
   readonly enableExecuteCommand?: boolean;
+  /**
+   * Resources outside this component that a task needs before it can start, such as the
+   * secret's value (a task whose secret has no value fails ResourceInitializationError).
+   * @default none
+   */
+  readonly prerequisites?: readonly pulumi.Resource[];
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -106,7 +112,7 @@ export class AuraService extends pulumi.ComponentResource {
       { name: names.logGroup, retentionInDays: args.logRetentionDays, tags: args.tags },
       { parent: this },
     );
-    const executionRole = this.createExecutionRole(name, args);
+    const { role: executionRole, policy: executionPolicy } = this.createExecutionRole(name, args);
     const taskRole = new aws.iam.Role(
       `${name}-task-role`,
       {
@@ -116,7 +122,11 @@ export class AuraService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    const { albSecurityGroup, taskSecurityGroup } = this.createSecurityGroups(name, vpcId, args);
+    const { albSecurityGroup, taskSecurityGroup, rules } = this.createSecurityGroups(
+      name,
+      vpcId,
+      args,
+    );
     const storage = args.storage ?? "efs";
     if (storage === "managed") {
       this.databases = this.createManagedDatabases(name, args, {
@@ -156,12 +166,21 @@ export class AuraService extends pulumi.ComponentResource {
       loadBalancerSubnetIds,
       albSecurityGroup,
     );
-    // A task started before its mount targets, file system policy or role policy exist fails
-    // to mount its volumes, which would count against the circuit breaker on the first deploy.
+    // Everything a task needs exists before CreateService: a task started without them fails
+    // (and counts against the circuit breaker on the first deploy): the execution role's policy
+    // (pull, logs, secrets), the secret's value, the security-group rules (ALB to task, task to
+    // ECR/Logs/Secrets Manager and NFS), the mount targets and file system policy, the task
+    // role's policy, and the load balancer with its listener: CreateService refuses a target
+    // group without a load balancer. awsx's ALB is a remote component; its registration
+    // completes only after its children (load balancer, target group, listener) are created.
     const dependsOn = [
+      executionPolicy,
+      ...(args.prerequisites ?? []),
+      ...rules,
       ...(this.storage?.readiness ?? []),
       ...(this.databases?.readiness ?? []),
       ...(taskRolePolicy ? [taskRolePolicy] : []),
+      this.loadBalancer,
     ];
     this.service = this.createService(name, args, taskSubnetIds, taskSecurityGroup, dependsOn);
 
@@ -280,7 +299,10 @@ export class AuraService extends pulumi.ComponentResource {
   }
 
   /** The execution role pulls these images, writes this log group and reads these secrets only. */
-  private createExecutionRole(name: string, args: AuraServiceArgs): aws.iam.Role {
+  private createExecutionRole(
+    name: string,
+    args: AuraServiceArgs,
+  ): { role: aws.iam.Role; policy: aws.iam.RolePolicy } {
     const role = new aws.iam.Role(
       `${name}-execution-role`,
       {
@@ -290,7 +312,7 @@ export class AuraService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new aws.iam.RolePolicy(
+    const policy = new aws.iam.RolePolicy(
       `${name}-execution-policy`,
       {
         role: role.id,
@@ -302,7 +324,7 @@ export class AuraService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    return role;
+    return { role, policy };
   }
 
   private createTaskDefinition(
@@ -362,11 +384,12 @@ export class AuraService extends pulumi.ComponentResource {
       { vpcId, description: "Aura tasks: the gateway port from the ALB only", tags: args.tags },
       { parent: this },
     );
+    const rules: pulumi.Resource[] = [];
     for (const [suffix, cidr] of [
       ["ipv4", { cidrIpv4: "0.0.0.0/0" }],
       ["ipv6", { cidrIpv6: "::/0" }],
     ] as const) {
-      new aws.vpc.SecurityGroupIngressRule(
+      const rule = new aws.vpc.SecurityGroupIngressRule(
         `${name}-alb-http-${suffix}`,
         {
           securityGroupId: albSecurityGroup.id,
@@ -378,8 +401,9 @@ export class AuraService extends pulumi.ComponentResource {
         },
         { parent: this },
       );
+      rules.push(rule);
     }
-    new aws.vpc.SecurityGroupEgressRule(
+    const albToTasks = new aws.vpc.SecurityGroupEgressRule(
       `${name}-alb-to-tasks`,
       {
         securityGroupId: albSecurityGroup.id,
@@ -391,7 +415,7 @@ export class AuraService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new aws.vpc.SecurityGroupIngressRule(
+    const tasksFromAlb = new aws.vpc.SecurityGroupIngressRule(
       `${name}-tasks-from-alb`,
       {
         securityGroupId: taskSecurityGroup.id,
@@ -403,7 +427,7 @@ export class AuraService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new aws.vpc.SecurityGroupEgressRule(
+    const tasksHttps = new aws.vpc.SecurityGroupEgressRule(
       `${name}-tasks-https`,
       {
         securityGroupId: taskSecurityGroup.id,
@@ -415,7 +439,8 @@ export class AuraService extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    return { albSecurityGroup, taskSecurityGroup };
+    rules.push(albToTasks, tasksFromAlb, tasksHttps);
+    return { albSecurityGroup, taskSecurityGroup, rules };
   }
 
   private createLoadBalancer(

@@ -7,10 +7,31 @@ import { ContainerSecrets, SECRET_VARIABLES, SecretRef } from "../lib/taskDefini
 export interface CredentialsArgs {
   /** Secrets Manager secret name. */
   readonly secretName: pulumi.Input<string>;
-  /** Days Secrets Manager keeps a deleted secret recoverable. @default 7 */
+  /**
+   * Days Secrets Manager keeps the secret recoverable once deleted (7-30, or 0 for at once).
+   * Only a deletion through Pulumi uses it, which `retainOnDelete` rules out until someone
+   * removes that option on purpose. @default 30 (RECOVERY_WINDOW_DAYS)
+   */
   readonly recoveryWindowInDays?: pulumi.Input<number>;
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
+
+/**
+ * The longest window Secrets Manager allows. The secret holds the only copy of the passwords of
+ * the databases on EFS, whose AWS Backup recovery points are kept 35 days: a restored file
+ * system is useless without them, so a deleted secret stays recoverable as long as possible.
+ * The cost, a name that cannot be reused for 30 days, does not arise: a stack created again
+ * should adopt the retained secret (`pulumi import`), not make a new one.
+ */
+export const RECOVERY_WINDOW_DAYS = 30;
+
+/**
+ * The passwords and the secret that holds them outlive the stack: `protect` makes `pulumi
+ * destroy` and any replacement stop with an error before anything is deleted (a new password
+ * would lock the apps out of the databases on EFS, which keep the first one), and
+ * `retainOnDelete` keeps the secret in AWS even after someone unprotects it and destroys.
+ */
+const KEPT: pulumi.CustomResourceOptions = { protect: true, retainOnDelete: true };
 
 /** Every secret variable any container needs, once each. */
 export const SECRET_KEYS = [...new Set(CONTAINER_NAMES.flatMap((name) => SECRET_VARIABLES[name]))];
@@ -21,6 +42,8 @@ export const SECRET_KEYS = [...new Set(CONTAINER_NAMES.flatMap((name) => SECRET_
  */
 export class Credentials extends pulumi.ComponentResource {
   public readonly secret: aws.secretsmanager.Secret;
+  /** The secret's value: the tasks cannot start before it exists. */
+  public readonly secretVersion: aws.secretsmanager.SecretVersion;
   /** What each container receives, by environment variable name. */
   public readonly containerSecrets: pulumi.Output<ContainerSecrets>;
   /** The generated values by variable name, for the managed engines' master passwords. */
@@ -34,7 +57,7 @@ export class Credentials extends pulumi.ComponentResource {
         `${name}-${key.toLowerCase().replace(/_/g, "-")}`,
         // URL- and shell-safe: the apps put them in connection strings.
         { length: 32, special: false },
-        { parent: this },
+        { parent: this, protect: true },
       );
       return [key, password.result] as const;
     });
@@ -46,12 +69,12 @@ export class Credentials extends pulumi.ComponentResource {
       {
         name: args.secretName,
         description: "Aura database passwords (generated; read by the ECS execution role only)",
-        recoveryWindowInDays: args.recoveryWindowInDays ?? 7,
+        recoveryWindowInDays: args.recoveryWindowInDays ?? RECOVERY_WINDOW_DAYS,
         tags: args.tags,
       },
-      { parent: this },
+      { parent: this, ...KEPT },
     );
-    new aws.secretsmanager.SecretVersion(
+    this.secretVersion = new aws.secretsmanager.SecretVersion(
       `${name}-secret-version`,
       {
         secretId: this.secret.id,
@@ -59,7 +82,7 @@ export class Credentials extends pulumi.ComponentResource {
           .all(Object.fromEntries(passwords))
           .apply((values) => JSON.stringify(values)),
       },
-      { parent: this },
+      { parent: this, ...KEPT },
     );
 
     this.containerSecrets = this.secret.arn.apply((arn) =>

@@ -3,6 +3,14 @@ import * as pulumi from "@pulumi/pulumi";
 import { DATA_DIRECTORIES } from "../lib/containers";
 import { DATABASE_NAMES, DatabaseName, EfsVolumes } from "../lib/taskDefinition";
 
+/**
+ * The file system and its access points hold the databases' files. `protect` makes `pulumi
+ * destroy` and any replacement stop with an error before anything is deleted (a replacement
+ * would start the databases empty); `retainOnDelete` keeps them in AWS even after someone
+ * unprotects them and destroys. The README says how to really delete them.
+ */
+const KEPT: pulumi.CustomResourceOptions = { protect: true, retainOnDelete: true };
+
 /** NFS: the only port of an EFS mount target. */
 export const NFS_PORT = 2049;
 
@@ -44,7 +52,10 @@ export class DatabaseStorage extends pulumi.ComponentResource {
   public readonly volumes: pulumi.Output<EfsVolumes>;
   /** The access points' ARNs, for the task role's `elasticfilesystem:AccessPointArn` condition. */
   public readonly accessPointArns: pulumi.Output<string[]>;
-  /** What must exist before a task can mount: the mount targets and the file system policy. */
+  /**
+   * What must exist before a task can mount: the mount targets, the file system policy and the
+   * NFS rules between the tasks and the mount targets.
+   */
   public readonly readiness: pulumi.Resource[];
 
   constructor(name: string, args: DatabaseStorageArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -57,7 +68,8 @@ export class DatabaseStorage extends pulumi.ComponentResource {
     }
 
     this.fileSystem = this.createFileSystem(name, args);
-    this.securityGroup = this.createSecurityGroup(name, args);
+    const { securityGroup, rules } = this.createSecurityGroup(name, args);
+    this.securityGroup = securityGroup;
     this.mountTargets = args.subnetIds.map(
       (subnetId, index) =>
         new aws.efs.MountTarget(
@@ -70,7 +82,7 @@ export class DatabaseStorage extends pulumi.ComponentResource {
       DATABASE_NAMES.map((database) => [database, this.createAccessPoint(name, database, args)]),
     ) as Record<DatabaseName, aws.efs.AccessPoint>;
     this.accessPointArns = pulumi.all(DATABASE_NAMES.map((db) => this.accessPoints[db].arn));
-    this.readiness = [...this.mountTargets, this.createFileSystemPolicy(name, args)];
+    this.readiness = [...this.mountTargets, this.createFileSystemPolicy(name, args), ...rules];
 
     this.volumes = pulumi
       .all([this.fileSystem.id, pulumi.all(DATABASE_NAMES.map((db) => this.accessPoints[db].id))])
@@ -93,7 +105,7 @@ export class DatabaseStorage extends pulumi.ComponentResource {
         throughputMode: "elastic",
         tags: args.tags,
       },
-      { parent: this },
+      { parent: this, ...KEPT },
     );
     // Durable is not only "survives the task": AWS Backup's daily EFS backups, kept 35 days.
     new aws.efs.BackupPolicy(
@@ -105,7 +117,10 @@ export class DatabaseStorage extends pulumi.ComponentResource {
   }
 
   /** NFS from the tasks only; no egress (security groups are stateful: replies still flow). */
-  private createSecurityGroup(name: string, args: DatabaseStorageArgs): aws.ec2.SecurityGroup {
+  private createSecurityGroup(
+    name: string,
+    args: DatabaseStorageArgs,
+  ): { securityGroup: aws.ec2.SecurityGroup; rules: pulumi.Resource[] } {
     const securityGroup = new aws.ec2.SecurityGroup(
       `${name}-nfs-sg`,
       {
@@ -115,7 +130,7 @@ export class DatabaseStorage extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new aws.vpc.SecurityGroupIngressRule(
+    const ingress = new aws.vpc.SecurityGroupIngressRule(
       `${name}-nfs-from-tasks`,
       {
         securityGroupId: securityGroup.id,
@@ -127,7 +142,7 @@ export class DatabaseStorage extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    new aws.vpc.SecurityGroupEgressRule(
+    const egress = new aws.vpc.SecurityGroupEgressRule(
       `${name}-tasks-to-nfs`,
       {
         securityGroupId: args.clientSecurityGroupId,
@@ -139,7 +154,7 @@ export class DatabaseStorage extends pulumi.ComponentResource {
       },
       { parent: this },
     );
-    return securityGroup;
+    return { securityGroup, rules: [ingress, egress] };
   }
 
   /**
@@ -164,7 +179,7 @@ export class DatabaseStorage extends pulumi.ComponentResource {
         },
         tags: args.tags,
       },
-      { parent: this },
+      { parent: this, ...KEPT },
     );
   }
 

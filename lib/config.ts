@@ -73,7 +73,7 @@ export interface AuraConfig {
   readonly cpu: number;
   readonly memory: number;
   readonly logRetentionDays: number;
-  /** ECR repositories are named `<repositoryPrefix>-<container>`. */
+  /** ECR repositories: `<repositoryPrefix>-<container>` in dev, else `<repositoryPrefix>-<stack>-<container>`. */
   readonly repositoryPrefix: string;
   /** Where alerts are emailed; undefined: the SNS topic has no subscription. */
   readonly alertEmail?: string;

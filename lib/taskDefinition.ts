@@ -19,25 +19,41 @@ import {
 import { AuraConfig, ContainerConfig, StorageMode } from "./config";
 import { DatabaseEndpoints, EndpointSecurity, endpointEnvironment } from "./managedDatabases";
 
-/** The names operators already use, derived from the stack. */
+/**
+ * The stack whose repositories keep the names the operators made by hand (`aura-databases`,
+ * ...); every other stack puts its name in them, so that two stacks share an account and region
+ * without a collision.
+ */
+export const OPERATORS_STACK = "dev";
+
+/**
+ * Every physical name the program gives, derived from the stack: unique per stack in one
+ * account and region. The cluster, service, family, log group (and the secret, `secretName`)
+ * carry the stack's name; the ECR repositories do so except in `dev` (OPERATORS_STACK).
+ */
 export interface ResourceNames {
   readonly cluster: string;
   readonly service: string;
   readonly family: string;
   readonly logGroup: string;
+  /** The Secrets Manager secret of the databases' passwords. */
+  readonly secret: string;
   readonly repositories: Readonly<Record<ContainerName, string>>;
 }
 
 export function resourceNames(stack: string, repositoryPrefix = "aura"): ResourceNames {
+  const repositoryBase =
+    stack === OPERATORS_STACK ? repositoryPrefix : `${repositoryPrefix}-${stack}`;
   return {
     cluster: `aura-${stack}-cluster`,
     service: `aura-${stack}-service`,
     family: `aura-app-${stack}`,
     logGroup: `/ecs/aura-app-${stack}`,
+    secret: `aura-${stack}-database-credentials`,
     repositories: {
-      databases: `${repositoryPrefix}-databases`,
-      "api-gateway": `${repositoryPrefix}-api-gateway`,
-      "service-desk-host": `${repositoryPrefix}-service-desk-host`,
+      databases: `${repositoryBase}-databases`,
+      "api-gateway": `${repositoryBase}-api-gateway`,
+      "service-desk-host": `${repositoryBase}-service-desk-host`,
     },
   };
 }

@@ -153,6 +153,8 @@ function cloudState(
 export async function runProgram(
   options: {
     stack?: string;
+    /** The stack whose `Pulumi.<stack>.yaml` holds the config. @default `stack` */
+    configFrom?: string;
     /** Run as `pulumi preview` does (`isDryRun()` true). @default false */
     preview?: boolean;
     /**
@@ -169,7 +171,7 @@ export async function runProgram(
 ): Promise<ProgramRun> {
   const registry = options.registry ?? fakeEcr();
   const stack = options.stack ?? "dev";
-  const config = { ...readStackConfig(stack), ...options.overrides };
+  const config = { ...readStackConfig(options.configFrom ?? stack), ...options.overrides };
   const region = config["aws:region"] ?? "us-east-2";
   const resources: RecordedResource[] = [];
   const warnings: string[] = [];
@@ -226,21 +228,31 @@ export async function runProgram(
     registerResource(request: RegisterRequest, callback: unknown): Promise<void>;
   };
   const register = monitor.registerResource.bind(monitor);
+  // The mock monitor's own URNs keep only the parent's last type; the engine's keep the whole
+  // chain (`A$B$type`). Everything recorded is translated to the engine's.
+  const engineUrns = new Map<string, string>();
+  const engineUrn = (urn: string) => engineUrns.get(urn) ?? urn;
   monitor.registerResource = (request, callback) => {
-    const parent = request.getParent() || undefined;
+    const mockParent = request.getParent() || undefined;
+    const parent = mockParent === undefined ? undefined : engineUrn(mockParent);
+    const urn = urnOf(stack, request.getType(), request.getName(), parent);
+    const mockType = mockParent
+      ? `${mockParent.split("::")[2].split("$").pop()}$${request.getType()}`
+      : request.getType();
+    engineUrns.set(`urn:pulumi:${stack}::aura::${mockType}::${request.getName()}`, urn);
     const propertyDependencies: Record<string, string[]> = {};
     request.getPropertydependenciesMap().forEach((value, key) => {
-      propertyDependencies[key] = [...value.getUrnsList()].sort();
+      propertyDependencies[key] = value.getUrnsList().map(engineUrn).sort();
     });
     registering = {
-      urn: urnOf(stack, request.getType(), request.getName(), parent),
+      urn,
       parent,
       options: {
         protect: request.getProtect(),
         retainOnDelete: request.getRetainondelete(),
         deleteBeforeReplace: request.getDeletebeforereplace(),
         ignoreChanges: [...request.getIgnorechangesList()],
-        dependencies: [...request.getDependenciesList()].sort(),
+        dependencies: request.getDependenciesList().map(engineUrn).sort(),
         propertyDependencies,
       },
     };
