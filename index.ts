@@ -7,6 +7,8 @@ import { parseAuraConfig } from "./lib/config";
 import { ContainerName } from "./lib/containers";
 import { snapshotPrefix } from "./lib/managedDatabases";
 import { describePreflight, preflight, preflightErrors } from "./lib/preflight";
+import { deployPlan } from "./lib/rollout";
+import { ecsClients } from "./lib/rolloutCheck";
 import { serviceGracePeriod } from "./lib/service";
 import { resourceNames, taskContainerNames } from "./lib/taskDefinition";
 
@@ -16,10 +18,16 @@ const healthCheckGracePeriodSeconds = serviceGracePeriod(config.containers, conf
 const timing = preflight(config, { healthCheckGracePeriodSeconds });
 const contradiction = preflightErrors(timing);
 if (contradiction !== undefined) throw new Error(contradiction);
-for (const line of describePreflight(timing, { healthCheckGracePeriodSeconds })) {
+const plan = deployPlan(config, healthCheckGracePeriodSeconds);
+for (const line of [
+  ...describePreflight(timing, { healthCheckGracePeriodSeconds }),
+  ...plan.lines,
+]) {
   if (line.startsWith("warning: ")) pulumi.log.warn(`preflight ${line}`);
   else pulumi.log.info(`preflight ${line}`);
 }
+// The aws provider's profile, if the stack names one: the rollout check reads with the same identity.
+const awsProfile = new pulumi.Config("aws").get("profile");
 const names = resourceNames(config.stack, config.repositoryPrefix);
 const tags = { project: "aura", stack: config.stack };
 
@@ -73,6 +81,12 @@ const service = new AuraService("aura", {
       : undefined,
   enableExecuteCommand: config.enableExecuteCommand,
   prerequisites: [credentials.secretVersion],
+  rolloutCheck: {
+    stack: config.stack,
+    budgetSeconds: plan.budget.seconds,
+    threshold: plan.threshold,
+    createEcs: () => ecsClients.create(config.region, awsProfile),
+  },
   tags,
 });
 
@@ -89,6 +103,8 @@ export const url = service.url;
 export const clusterName = service.cluster.name;
 export const serviceName = service.serviceName;
 export const logGroupName = service.logGroup.name;
+/** Exported so that the engine waits for the rollout check, and fails the update with it. */
+export const rollout = service.rollout;
 export const imageRefs = Object.fromEntries(
   taskContainers.map((name) => [name, containers[name]!.imageRef]),
 );

@@ -18,7 +18,23 @@ import {
   deploymentSettings,
 } from "../lib/service";
 import { ManagedDatabases, ManagedEngine } from "./managedDatabases";
+import { Clock, RolloutCallError, RolloutFailedError, waitForRollout } from "../lib/rolloutCheck";
+import type { ECSClient } from "@aws-sdk/client-ecs";
 import { DatabaseStorage } from "./storage";
+
+/** How `pulumi up` verifies the rollout (see `AuraService.verifyRollout`). */
+export interface RolloutCheckArgs {
+  /** The stack, for the `npm run diagnose` hint in failure messages. */
+  readonly stack: string;
+  /** Seconds the deployment may take before the check gives up (`rolloutBudget`). */
+  readonly budgetSeconds: number;
+  /** Failed tasks that trip the circuit breaker. */
+  readonly threshold: number;
+  /** The ECS client to read the service with; called only on `pulumi up`, never in a preview. */
+  readonly createEcs: () => ECSClient;
+  /** Replaced in tests. @default the real clock */
+  readonly clock?: Clock;
+}
 
 export interface AuraServiceArgs {
   /** Cluster, service, family and log group names. */
@@ -71,6 +87,11 @@ export interface AuraServiceArgs {
    * @default none
    */
   readonly prerequisites?: readonly pulumi.Resource[];
+  /**
+   * Verify on `pulumi up` that the deployment of this update's task definition COMPLETED, and
+   * fail the update with its causes otherwise. @default no check (awsx does not wait either)
+   */
+  readonly rolloutCheck?: RolloutCheckArgs;
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -101,6 +122,8 @@ export class AuraService extends pulumi.ComponentResource {
   public readonly storage?: DatabaseStorage;
   /** RDS, ElastiCache and DocumentDB; only with managed storage. */
   public readonly databases?: ManagedDatabases;
+  /** The rollout's outcome on `pulumi up` (a failed rollout fails the update instead). */
+  public readonly rollout: pulumi.Output<string>;
 
   constructor(name: string, args: AuraServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("aura:service:AuraService", name, {}, opts);
@@ -186,7 +209,56 @@ export class AuraService extends pulumi.ComponentResource {
 
     this.url = pulumi.interpolate`http://${this.loadBalancer.loadBalancer.dnsName}`;
     this.serviceName = this.service.service.name;
+    this.rollout = this.verifyRollout(args);
     this.registerOutputs({ url: this.url, serviceName: this.serviceName });
+  }
+
+  /**
+   * `pulumi up` ends when the rollout has ended, and fails when it did not complete. The check is
+   * an `apply` on the service's outputs, which resolve only once the service update is done; it
+   * runs only when not dry-run, so a preview never calls AWS. The program exports the result as
+   * the `rollout` stack output, so the engine waits for it, and a failed rollout rejects it with
+   * a ResourceError on this component: `pulumi up` fails with the message, not a wrapper script.
+   * A dynamic provider was the alternative; it was not chosen because Pulumi serializes its
+   * functions' closures into the state (with this project's AWS SDK client and the classifier's
+   * modules captured from TypeScript run by the CLI's ts-node), runs them in another process
+   * where pulumi.log progress is not available, and under setMocks its create never runs, so the
+   * unit tests could not exercise the check through the program.
+   */
+  private verifyRollout(args: AuraServiceArgs): pulumi.Output<string> {
+    const check = args.rolloutCheck;
+    if (check === undefined) return pulumi.output("not checked");
+    if (pulumi.runtime.isDryRun()) {
+      return pulumi.output(`checked on pulumi up (budget ${check.budgetSeconds} s)`);
+    }
+    return pulumi
+      .all([this.cluster.name, this.serviceName, this.taskDefinition.arn])
+      .apply(async ([cluster, service, taskDefinitionArn]) => {
+        try {
+          const result = await waitForRollout(
+            {
+              cluster,
+              service,
+              taskDefinitionArn,
+              budgetSeconds: check.budgetSeconds,
+              threshold: check.threshold,
+            },
+            {
+              ecs: check.createEcs(),
+              stack: check.stack,
+              clock: check.clock,
+              log: (line) => pulumi.log.info(line, this),
+            },
+          );
+          return result.summary;
+        } catch (error) {
+          if (error instanceof RolloutFailedError || error instanceof RolloutCallError) {
+            // hideStack: the message is the whole story; a stack trace would bury it.
+            throw new pulumi.ResourceError(error.message, this, true);
+          }
+          throw error;
+        }
+      });
   }
 
   /**
@@ -491,6 +563,14 @@ export class AuraService extends pulumi.ComponentResource {
         deploymentMinimumHealthyPercent: deployment.minimumHealthyPercent,
         deploymentMaximumPercent: deployment.maximumPercent,
         deploymentController: { type: "ECS" },
+        // awsx's own wait (the aws provider's waitForSteadyState = !continueBeforeSteadyState)
+        // is off: it reports success once a rolled-back service is steady on the OLD revision,
+        // and its 20-minute update timeout ends before three failing tasks have used their
+        // health-check budgets. Without it the provider's create waits only for the service to be
+        // ACTIVE and its update returns after UpdateService, so its customTimeouts never run
+        // out during a rollout (awsx passes the component's options, customTimeouts included, not
+        // to its aws.ecs.Service, which gets { parent } only). The rollout check decides instead.
+        continueBeforeSteadyState: true,
         deploymentCircuitBreaker: { enable: true, rollback: true },
         healthCheckGracePeriodSeconds: args.healthCheckGracePeriodSeconds,
         networkConfiguration: {

@@ -5,8 +5,18 @@
  */
 import { AuraConfig, StorageMode } from "./config";
 import { CONTAINER_NAMES, ContainerName } from "./containers";
-import { HAND_FIX, HealthCheckTimeline, healthCheckTimeline } from "./healthCheck";
-import { PUBLIC_CONTAINER, TARGET_GROUP_HEALTH_CHECK, targetGroupHealthyAfter } from "./service";
+import {
+  HAND_FIX,
+  HealthCheckPolicy,
+  HealthCheckTimeline,
+  healthCheckTimeline,
+} from "./healthCheck";
+import {
+  DeploymentSettings,
+  PUBLIC_CONTAINER,
+  TARGET_GROUP_HEALTH_CHECK,
+  targetGroupHealthyAfter,
+} from "./service";
 import { containerDependencies, taskContainerNames } from "./taskDefinition";
 
 /**
@@ -249,4 +259,170 @@ export function preflightErrors(report: PreflightReport): string | undefined {
   const errors = report.findings.filter((finding) => finding.severity === "error");
   if (errors.length === 0) return undefined;
   return `Preflight found settings that can only loop:\n  - ${errors.map((e) => e.message).join("\n  - ")}`;
+}
+/**
+ * Image sizes measured by `scripts/build-images.sh` on this project's images (docs/containers.md):
+ * the uncompressed bytes a new task pulls and unpacks. MongoDB could not be installed where they
+ * were measured; it adds an estimated 250-300 MB to the databases image.
+ */
+export const MEASURED_IMAGE_MEGABYTES: Readonly<Record<ContainerName, number>> = {
+  databases: 334,
+  "api-gateway": 173,
+  "service-desk-host": 173,
+};
+
+/**
+ * Assumed pull-and-unpack rate of a Fargate task from ECR in its own region, in megabytes of
+ * image per second. Not measured on Fargate (this project has never run there); a deliberately
+ * modest figure for gzip layers over the task's ENI.
+ */
+export const PULL_MEGABYTES_PER_SECOND = 40;
+
+/** Assumed seconds from launch to PENDING on Fargate: capacity and the task's ENI attachment. */
+export const PROVISIONING_SECONDS = 10;
+
+/**
+ * Expected seconds from SIGTERM until each container has exited, on a healthy task (not the
+ * `stopTimeout` cap): the apps finish their in-flight requests (each bounded by the gateway's
+ * 10 s upstream timeout, usually milliseconds), supervisord stops MongoDB, Redis (snapshot) and
+ * PostgreSQL (fast shutdown) in turn.
+ */
+export const EXPECTED_STOP_SECONDS: Readonly<Record<ContainerName, number>> = {
+  databases: 5,
+  "api-gateway": 1,
+  "service-desk-host": 1,
+};
+
+/**
+ * Expected seconds until each container answers on a redeploy, with its data already on the
+ * volume (no initdb): the e2e run saw the databases HEALTHY within one 16 s interval of their
+ * start, and the gateway answer within a second of its start.
+ */
+export const EXPECTED_RESTART_READY_SECONDS: Readonly<Record<ContainerName, number>> = {
+  databases: 15,
+  "api-gateway": 2,
+  "service-desk-host": 2,
+};
+
+/** One term of the outage, with the reason it is as small as it is. */
+export interface OutageTerm {
+  readonly name: string;
+  readonly seconds: number;
+  readonly detail: string;
+}
+
+export interface DeployOutage {
+  /** Seconds the service answers nothing during one deploy: 0 when a task always serves. */
+  readonly seconds: number;
+  readonly terms: readonly OutageTerm[];
+  /** Tasks ECS keeps serving during a deploy: desired x minimum healthy percent, rounded up. */
+  readonly keptServing: number;
+}
+
+export interface OutageInput {
+  readonly deployment: DeploymentSettings;
+  readonly storage: StorageMode;
+  readonly containers: Readonly<
+    Record<ContainerName, { readonly healthCheck: HealthCheckPolicy; readonly stopTimeout: number }>
+  >;
+  readonly deregistrationDelay: number;
+  readonly targetGroup: { readonly healthyThreshold: number; readonly interval: number };
+  readonly imageMegabytes?: Readonly<Record<ContainerName, number>>;
+}
+
+/** Megabytes a new task pulls: the images of the task's containers. */
+function taskImageMegabytes(
+  storage: StorageMode,
+  imageMegabytes: Readonly<Record<ContainerName, number>>,
+): number {
+  return taskContainerNames(storage).reduce((sum, name) => sum + imageMegabytes[name], 0);
+}
+
+/** Seconds a new task needs to be provisioned and to pull its images. */
+export function launchSeconds(
+  storage: StorageMode = "efs",
+  imageMegabytes: Readonly<Record<ContainerName, number>> = MEASURED_IMAGE_MEGABYTES,
+): number {
+  return (
+    PROVISIONING_SECONDS +
+    Math.ceil(taskImageMegabytes(storage, imageMegabytes) / PULL_MEGABYTES_PER_SECOND)
+  );
+}
+
+/**
+ * The expected outage of one deploy, from the program's own settings. ECS keeps
+ * ceil(desired x minimumHealthyPercent / 100) tasks serving while it replaces the others: with
+ * one or more (`managed` storage: minimum healthy 100 %, maximum 200 %) the old tasks serve
+ * until the new ones pass the ALB's checks and the outage is 0 s. With none (one writer: maximum 100 %, minimum
+ * 0 %) the service answers nothing from the old target's deregistration until the ALB admits
+ * the new one, and the terms add up in order.
+ */
+export function deployOutage(input: OutageInput): DeployOutage {
+  const { deployment } = input;
+  const keptServing = Math.ceil(
+    (deployment.desiredCount * deployment.minimumHealthyPercent) / 100 - 1e-9,
+  );
+  if (keptServing >= 1) return { seconds: 0, terms: [], keptServing };
+  const megabytes = taskImageMegabytes(
+    input.storage,
+    input.imageMegabytes ?? MEASURED_IMAGE_MEGABYTES,
+  );
+  // Stop order is the reverse of dependsOn: the apps (in parallel), then the databases.
+  const stop = (name: ContainerName) =>
+    Math.min(EXPECTED_STOP_SECONDS[name], input.containers[name].stopTimeout);
+  const appsStop = Math.max(
+    ...CONTAINER_NAMES.filter((name) => containerDependencies(name).length > 0).map(stop),
+  );
+  const databasesInterval = input.containers.databases.healthCheck.interval;
+  const databasesHealthy =
+    Math.max(1, Math.ceil(EXPECTED_RESTART_READY_SECONDS.databases / databasesInterval)) *
+    databasesInterval;
+  const terms: OutageTerm[] = [
+    {
+      name: "deregistration",
+      seconds: input.deregistrationDelay,
+      detail: "in-flight requests finish; no other target could take new ones",
+    },
+    {
+      name: "old task stop",
+      seconds: appsStop + stop("databases"),
+      detail: "apps, then the databases' clean shutdown",
+    },
+    {
+      name: "provisioning",
+      seconds: PROVISIONING_SECONDS,
+      detail: "Fargate capacity and the task's ENI",
+    },
+    {
+      name: "image pull",
+      seconds: Math.ceil(megabytes / PULL_MEGABYTES_PER_SECOND),
+      detail: `${megabytes} MB at ${PULL_MEGABYTES_PER_SECOND} MB/s`,
+    },
+    {
+      name: "databases HEALTHY",
+      seconds: databasesHealthy,
+      detail: `ready in about ${EXPECTED_RESTART_READY_SECONDS.databases} s, seen on the ${databasesInterval} s probe grid; the apps wait for it`,
+    },
+    {
+      name: "gateway start",
+      seconds: EXPECTED_RESTART_READY_SECONDS[PUBLIC_CONTAINER],
+      detail: "the ALB probes the gateway itself, not its container health",
+    },
+    {
+      name: "ALB admits",
+      seconds: input.targetGroup.healthyThreshold * input.targetGroup.interval,
+      detail: `healthy threshold ${input.targetGroup.healthyThreshold} x ${input.targetGroup.interval} s`,
+    },
+  ];
+  return { seconds: terms.reduce((sum, term) => sum + term.seconds, 0), terms, keptServing };
+}
+
+/** The outage as the preflight's line. */
+export function describeDeployOutage(outage: DeployOutage, deployment: DeploymentSettings): string {
+  const shape = `maximum ${deployment.maximumPercent} %, minimum healthy ${deployment.minimumHealthyPercent} %`;
+  if (outage.seconds === 0) {
+    return `deploy: expected outage per deploy 0 s (${shape}: ${outage.keptServing} task(s) keep serving while the new one starts)`;
+  }
+  const terms = outage.terms.map((term) => `${term.name} ${term.seconds} s (${term.detail})`);
+  return `deploy: expected outage per deploy ${outage.seconds} s (${shape}, one writer: the old task stops before the new one starts) = ${terms.join(" + ")}`;
 }

@@ -5,6 +5,14 @@
  */
 import * as path from "path";
 import * as pulumi from "@pulumi/pulumi";
+import {
+  DescribeServicesCommand,
+  DescribeTasksCommand,
+  ECSClient,
+  ListTasksCommand,
+} from "@aws-sdk/client-ecs";
+import { AwsClientStub, mockClient } from "aws-sdk-client-mock";
+import { ecsClients } from "../lib/rolloutCheck";
 import { readStackConfig } from "../lib/stackFile";
 import { FakeRegistry } from "./fakeRegistry";
 
@@ -64,10 +72,12 @@ export interface ProgramRun {
   readonly outputs: Record<string, unknown>;
   /** What the program logged with `pulumi.log.warn`, in order. */
   readonly warnings: string[];
-  /** What the program logged with `pulumi.log.info` while it was being constructed. */
+  /** What the program logged with `pulumi.log.info`, while it was constructed and its outputs resolved. */
   readonly infos: string[];
   /** The fake ECR the run's images were pushed to and checked in. */
   readonly registry: FakeRegistry;
+  /** The ECS clients the rollout check created (none in a preview), with their calls. */
+  readonly ecs: readonly MockedEcs[];
   /** The one resource of `type` named `name`, or the only one of `type`. Throws otherwise. */
   one(type: string, name?: string): RecordedResource;
   all(type: string): RecordedResource[];
@@ -146,6 +156,54 @@ function cloudState(
   }
 }
 
+/** An ECS client whose calls aws-sdk-client-mock answers and records. */
+export interface MockedEcs {
+  readonly client: ECSClient;
+  readonly stub: AwsClientStub<ECSClient>;
+}
+
+/** The task definition ARN the mocks give the program's task definition. */
+export function mockTaskDefinitionArn(stack = "dev", region = "us-east-2"): string {
+  return `arn:aws:ecs:${region}:${ACCOUNT}:task-definition/aura-app-${stack}:1`;
+}
+
+/**
+ * ECS as the rollout check sees it after a good `pulumi up`: the service's one deployment runs
+ * the program's task definition and has COMPLETED.
+ */
+export function completedRolloutEcs(stack = "dev", region = "us-east-2"): MockedEcs {
+  const client = new ECSClient({ region });
+  const ecs = mockClient(client);
+  ecs.on(DescribeServicesCommand).callsFake((input) => ({
+    services: [
+      {
+        serviceName: input.services[0],
+        status: "ACTIVE",
+        desiredCount: 1,
+        runningCount: 1,
+        taskDefinition: mockTaskDefinitionArn(stack, region),
+        deployments: [
+          {
+            id: "ecs-svc/1000000000000000001",
+            status: "PRIMARY",
+            taskDefinition: mockTaskDefinitionArn(stack, region),
+            desiredCount: 1,
+            runningCount: 1,
+            pendingCount: 0,
+            failedTasks: 0,
+            rolloutState: "COMPLETED",
+            rolloutStateReason: "ECS deployment ecs-svc/1000000000000000001 completed.",
+          },
+        ],
+        events: [],
+      },
+    ],
+  }));
+  ecs.on(ListTasksCommand).resolves({ taskArns: [] });
+  ecs.on(DescribeTasksCommand).resolves({ tasks: [] });
+  return { client, stub: ecs };
+}
+
 /**
  * Runs `index.ts` for `stack` (config from `Pulumi.<stack>.yaml` plus `overrides`) and waits
  * until every resource is registered.
@@ -167,6 +225,8 @@ export async function runProgram(
     overrides?: Record<string, string>;
     /** The registry the program's images live in. @default an empty fake ECR */
     registry?: FakeRegistry;
+    /** The ECS the rollout check reads. @default a completed rollout (`completedRolloutEcs`) */
+    ecs?: () => MockedEcs;
   } = {},
 ): Promise<ProgramRun> {
   const registry = options.registry ?? fakeEcr();
@@ -261,11 +321,19 @@ export async function runProgram(
   };
 
   const realFetch = globalThis.fetch;
+  const realCreate = ecsClients.create;
+  const ecs: MockedEcs[] = [];
   globalThis.fetch = registry.fetch;
+  ecsClients.create = () => {
+    const mocked = options.ecs?.() ?? completedRolloutEcs(stack, region);
+    ecs.push(mocked);
+    return mocked.client;
+  };
   try {
-    return await runEntry(resources, { warnings, infos }, registry);
+    return await runEntry(resources, { warnings, infos }, registry, ecs);
   } finally {
     globalThis.fetch = realFetch;
+    ecsClients.create = realCreate;
   }
 }
 
@@ -273,6 +341,7 @@ async function runEntry(
   resources: RecordedResource[],
   { warnings, infos }: { warnings: string[]; infos: string[] },
   registry: FakeRegistry,
+  ecs: MockedEcs[],
 ): Promise<ProgramRun> {
   const entry = require.resolve(path.join(__dirname, "..", "index.ts"));
   delete require.cache[entry];
@@ -290,24 +359,28 @@ async function runEntry(
     if (text.startsWith("info: [runtime] ")) infos.push(text.slice(16));
     else consoleLog(...args);
   };
+  let outputs: Record<string, unknown>;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    program = require(entry);
-  } catch (error) {
-    throw Object.assign(error as Error, { registered: resources });
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      program = require(entry);
+    } catch (error) {
+      throw Object.assign(error as Error, { registered: resources });
+    }
+    // Logged while the outputs resolve too: the rollout check reports its progress then.
+    outputs = Object.fromEntries(
+      await Promise.all(
+        Object.entries(program).map(
+          async ([key, output]) => [key, await outputValue(pulumi.output(output))] as const,
+        ),
+      ),
+    );
+    // Registrations are asynchronous; let the last ones land.
+    await new Promise((resolve) => setTimeout(resolve, 10));
   } finally {
     console.warn = consoleWarn;
     console.log = consoleLog;
   }
-  const outputs = Object.fromEntries(
-    await Promise.all(
-      Object.entries(program).map(
-        async ([key, output]) => [key, await outputValue(pulumi.output(output))] as const,
-      ),
-    ),
-  );
-  // Registrations are asynchronous; let the last ones land.
-  await new Promise((resolve) => setTimeout(resolve, 10));
 
   const all = (type: string) => resources.filter((resource) => resource.type === type);
   return {
@@ -316,6 +389,7 @@ async function runEntry(
     warnings,
     infos,
     registry,
+    ecs,
     all,
     one(type, name) {
       const matches = all(type).filter((resource) => name === undefined || resource.name === name);

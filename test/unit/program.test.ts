@@ -61,9 +61,14 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       "clusterName",
       "imageRefs",
       "logGroupName",
+      "rollout",
       "serviceName",
       "url",
     ]);
+    assert.equal(
+      run.outputs.rollout,
+      "deployment ecs-svc/1000000000000000001 of aura-app-dev:1 COMPLETED after 0 s (1 of 1 task(s) running)",
+    );
     assert.equal(run.outputs.url, "http://aura-alb-123.us-east-2.elb.amazonaws.com");
     assert.equal(run.outputs.clusterName, "aura-dev-cluster");
     assert.equal(run.outputs.serviceName, "aura-dev-service");
@@ -351,6 +356,8 @@ describe("the Pulumi program (dev stack under mocks)", function () {
     assert.equal(service.desiredCount, 1);
     assert.equal(service.deploymentMinimumHealthyPercent, 0);
     assert.equal(service.deploymentMaximumPercent, 100);
+    // The program's rollout check decides, not the provider's steady-state wait.
+    assert.equal(service.continueBeforeSteadyState, true);
     assert.equal(service.enableExecuteCommand, false);
     // databases may take 304 s, then the gateway 160 s, then the ALB admits it in 2 x 10 s.
     assert.equal(service.healthCheckGracePeriodSeconds, 304 + 160 + 20);
@@ -377,7 +384,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       port: 8000,
       protocol: "HTTP",
       targetType: "ip",
-      deregistrationDelay: 30,
+      deregistrationDelay: 10,
       healthCheck: {
         enabled: true,
         path: "/health",
@@ -618,6 +625,8 @@ describe("the Pulumi program's preflight", function () {
       "preflight service-desk-host: starts when its dependencies are HEALTHY (64-304 s); HEALTHY within 31 s of being ready (expected at 80 s, at the latest 464 s); earliest UNHEALTHY 160 s after its start",
       "preflight service: health-check grace period 484 s",
       "preflight info: databases has no startTimeout: api-gateway and service-desk-host wait while databases is starting; its own health check ends the wait at 304 s (UNHEALTHY stops the task).",
+      "preflight deploy: expected outage per deploy 81 s (maximum 100 %, minimum healthy 0 %, one writer: the old task stops before the new one starts) = deregistration 10 s (in-flight requests finish; no other target could take new ones) + old task stop 6 s (apps, then the databases' clean shutdown) + provisioning 10 s (Fargate capacity and the task's ENI) + image pull 17 s (680 MB at 40 MB/s) + databases HEALTHY 16 s (ready in about 15 s, seen on the 16 s probe grid; the apps wait for it) + gateway start 2 s (the ALB probes the gateway itself, not its container health) + ALB admits 20 s (healthy threshold 2 x 10 s)",
+      "preflight rollout: pulumi up waits up to 2115 s for the deployment to complete (3 failed tasks trip the circuit breaker, each at worst 705 s = launch 27 s + condemned at 558 s + stop 120 s)",
     ]);
     assert.deepEqual(run.warnings, []);
   });
