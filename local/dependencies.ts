@@ -5,6 +5,7 @@
  * failure reads like the one `aws ecs describe-tasks` would show.
  */
 import type { ContainerDefinition, DependencyCondition } from "../lib/taskDefinition";
+import { dependencyProblems } from "../lib/dependencies";
 import type { HealthStatus } from "./healthMonitor";
 
 /** Where a container is in its life, as ECS reports `lastStatus`. */
@@ -117,20 +118,17 @@ export function startDecision(
 
 /**
  * Every way a set of definitions breaks ECS's ordering rules, each message naming the container.
- * The runner refuses to start such a task, as RegisterTaskDefinition or RunTask would.
+ * The runner refuses to start such a task, as RegisterTaskDefinition or RunTask would. The graph's
+ * shape (self-dependencies, unknown targets, cycles) is lib/dependencies.ts, shared with the
+ * policy pack; the conditions' rules are checked here.
  */
 export function validateDependencies(definitions: readonly OrderedDefinition[]): string[] {
-  const problems: string[] = [];
+  const problems = dependencyProblems(definitions).map((problem) => problem.message);
   const byName = new Map(definitions.map((definition) => [definition.name, definition]));
   for (const definition of definitions) {
     for (const { containerName, condition } of definition.dependsOn ?? []) {
       const target = byName.get(containerName);
-      if (target === undefined) {
-        problems.push(
-          `${definition.name}.dependsOn names "${containerName}", which is not a container of the task`,
-        );
-        continue;
-      }
+      if (target === undefined || containerName === definition.name) continue;
       if (condition === "HEALTHY" && target.healthCheck === undefined) {
         problems.push(
           `${definition.name}.dependsOn ${containerName} HEALTHY needs a health check on ${containerName}`,
@@ -143,42 +141,38 @@ export function validateDependencies(definitions: readonly OrderedDefinition[]):
       }
     }
   }
-  if (problems.length === 0 && findCycle(definitions) !== undefined) {
-    problems.push(`dependsOn has a cycle: ${findCycle(definitions)!.join(" -> ")}`);
-  }
   return problems;
 }
 
-function findCycle(definitions: readonly OrderedDefinition[]): string[] | undefined {
-  const edges = new Map(
-    definitions.map((d) => [d.name, (d.dependsOn ?? []).map((x) => x.containerName)]),
-  );
-  const state = new Map<string, "visiting" | "done">();
-  const path: string[] = [];
-  const visit = (name: string): string[] | undefined => {
-    if (state.get(name) === "done") return undefined;
-    if (state.get(name) === "visiting") return [...path.slice(path.indexOf(name)), name];
-    state.set(name, "visiting");
-    path.push(name);
-    for (const next of edges.get(name) ?? []) {
-      const cycle = visit(next);
-      if (cycle !== undefined) return cycle;
+/**
+ * Stops every container the way the ECS agent does (graph.go verifyShutdownOrder): a container
+ * stops as soon as the containers that depend on it have stopped, and waits for nothing else; one
+ * that no container depends on stops at once. `stop` resolves when that container has exited (at
+ * once for one that already has). Assumes validated (acyclic) input.
+ */
+export function stopInDependencyOrder(
+  definitions: readonly OrderedDefinition[],
+  stop: (name: string) => Promise<void>,
+): Promise<void> {
+  const stopping = new Map<string, Promise<void>>();
+  const stopOf = (name: string): Promise<void> => {
+    let promise = stopping.get(name);
+    if (promise === undefined) {
+      const dependents = definitions
+        .filter((other) => (other.dependsOn ?? []).some((d) => d.containerName === name))
+        .map((other) => other.name);
+      promise = Promise.all(dependents.map(stopOf)).then(() => stop(name));
+      stopping.set(name, promise);
     }
-    path.pop();
-    state.set(name, "done");
-    return undefined;
+    return promise;
   };
-  for (const definition of definitions) {
-    const cycle = visit(definition.name);
-    if (cycle !== undefined) return cycle;
-  }
-  return undefined;
+  return Promise.all(definitions.map((definition) => stopOf(definition.name))).then(() => {});
 }
 
 /**
- * Shutdown order: ECS reverses the start order, so a container stops only after every container
- * that depends on it has stopped. Each wave may stop in parallel; waves run one after another.
- * Containers are listed in definition order inside a wave. Assumes validated (acyclic) input.
+ * The reverse of the start order as waves, for display: a container comes after every container
+ * that depends on it. The runner does not stop by waves (see stopInDependencyOrder); containers
+ * are listed in definition order inside a wave. Assumes validated (acyclic) input.
  */
 export function stopWaves(definitions: readonly OrderedDefinition[]): string[][] {
   const remaining = new Set(definitions.map((d) => d.name));

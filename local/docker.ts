@@ -3,6 +3,7 @@
  * `docker exec`, and a container's output split into lines. No CLI text is parsed anywhere.
  */
 import Docker from "dockerode";
+import * as fs from "fs";
 import { PassThrough, Readable } from "stream";
 import type { ProbeOutcome } from "./healthMonitor";
 
@@ -19,10 +20,62 @@ export function probeCommand(command: readonly string[]): string[] {
   );
 }
 
-/** Runs a health-check command inside `container` and reports its exit code and output. */
+/** The host PIDs of `pid` and every process below it, children first (Linux /proc). */
+function processTree(pid: number): number[] {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync("/proc").filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [pid];
+  }
+  const children = new Map<number, number[]>();
+  for (const entry of entries) {
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid ..."; comm may hold spaces and parentheses.
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const parent = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(parent, [...(children.get(parent) ?? []), Number(entry)]);
+    } catch {
+      // The process ended while we read.
+    }
+  }
+  const tree: number[] = [];
+  const visit = (at: number) => {
+    for (const child of children.get(at) ?? []) visit(child);
+    tree.push(at);
+  };
+  visit(pid);
+  return tree;
+}
+
+/**
+ * Kills a probe that ran past its timeout, as Docker's exec cancel does, and its children too so
+ * that nothing it started keeps running. The Engine API has no call to kill an exec, so this
+ * signals the exec's host PID (ExecInspect.Pid): the runner must run on the engine's host, which
+ * host networking requires anyway.
+ */
+async function killExec(exec: Docker.Exec): Promise<string | undefined> {
+  const info = await exec.inspect();
+  if (!info.Running || !info.Pid) return undefined;
+  for (const pid of processTree(info.Pid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code !== "ESRCH") return `could not kill the probe (pid ${pid}: ${code})`;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Runs a health-check command inside `container` and reports its exit code and output. When
+ * `signal` aborts, the probe is killed and this settles with what it printed so far.
+ */
 export async function execProbe(
   container: Docker.Container,
   command: readonly string[],
+  signal?: AbortSignal,
 ): Promise<ProbeOutcome> {
   const exec = await container.exec({
     Cmd: probeCommand(command),
@@ -36,13 +89,30 @@ export async function execProbe(
     if (output.length < MAX_PROBE_OUTPUT) output += chunk.toString("utf8");
   });
   container.modem.demuxStream(stream, collect, collect);
-  await new Promise<void>((resolve) => {
+  const ended = new Promise<void>((resolve) => {
     stream.on("end", resolve);
     stream.on("close", resolve);
     stream.on("error", () => resolve());
   });
+  const aborted = new Promise<void>((resolve) => {
+    if (signal?.aborted) resolve();
+    signal?.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await Promise.race([ended, aborted]);
+  const printed = () => output.slice(0, MAX_PROBE_OUTPUT).trim();
+  if (signal?.aborted) {
+    const problem = await killExec(exec);
+    // A killed probe's output ends with it; a grandchild that escaped may hold the pipe open.
+    await Promise.race([ended, new Promise((resolve) => setTimeout(resolve, 2_000))]);
+    stream.destroy();
+    const text = printed();
+    return {
+      exitCode: -1,
+      output: problem === undefined ? text : [text, problem].filter((t) => t !== "").join("; "),
+    };
+  }
   const info = await exec.inspect();
-  return { exitCode: info.ExitCode ?? -1, output: output.slice(0, MAX_PROBE_OUTPUT).trim() };
+  return { exitCode: info.ExitCode ?? -1, output: printed() };
 }
 
 /** Calls `onLine` for each complete line written to the returned stream. */

@@ -73,12 +73,30 @@ export interface ProbeRecord {
 
 export interface HealthMonitorOptions {
   readonly policy: Omit<HealthCheckPolicy, "command">;
-  /** Runs the check once; a rejection counts as a failed probe. */
-  readonly probe: () => Promise<ProbeOutcome>;
+  /**
+   * Runs the check once; a rejection counts as a failed probe. When `signal` aborts (the probe ran
+   * past its timeout) the probe must kill what it started and settle with what it printed so far.
+   */
+  readonly probe: (signal: AbortSignal) => Promise<ProbeOutcome>;
   readonly clock?: Clock;
   readonly onProbe?: (record: ProbeRecord) => void;
   /** Called on every status change, with the clock time of the change. */
   readonly onChange?: (status: HealthStatus, at: number, record: ProbeRecord) => void;
+}
+
+/** Go's time.Duration.String() for whole seconds, as Docker prints the timeout: 5s, 1m0s. */
+export function goDuration(seconds: number): string {
+  const minutes = Math.floor(seconds / 60);
+  return minutes === 0 ? `${seconds}s` : `${minutes}m${seconds % 60}s`;
+}
+
+/**
+ * Docker's output for a probe killed at its timeout (moby daemon/health.go): "Health check exceeded
+ * timeout (5s)" with ": <output>" when the probe had printed something.
+ */
+export function timeoutOutput(timeoutSeconds: number, printed: string): string {
+  const base = `Health check exceeded timeout (${goDuration(timeoutSeconds)})`;
+  return printed === "" ? base : `${base}: ${printed}`;
 }
 
 export class HealthMonitor {
@@ -121,7 +139,7 @@ export class HealthMonitor {
   private async runProbe(): Promise<void> {
     const { policy } = this.options;
     const began = this.clock.now();
-    const outcome = await this.probeWithTimeout(policy.timeout * 1000);
+    const outcome = await this.probeWithTimeout(policy.timeout);
     if (this.stopped) return;
     const ended = this.clock.now();
     const previous = this.state.status;
@@ -137,28 +155,34 @@ export class HealthMonitor {
     this.schedule(policy.interval * 1000);
   }
 
-  private probeWithTimeout(timeoutMs: number): Promise<ProbeOutcome> {
+  /**
+   * As Docker does (moby daemon/health.go): past the timeout the probe is cancelled, and the
+   * monitor waits for it to exit before anything else, so dying probes never pile up; the result
+   * keeps what it printed.
+   */
+  private probeWithTimeout(timeoutSeconds: number): Promise<ProbeOutcome> {
+    const controller = new AbortController();
+    const running = this.options.probe(controller.signal).catch((error: unknown): ProbeOutcome => ({
+      exitCode: PROBE_ERROR_EXIT_CODE,
+      output: `probe failed: ${String(error)}`,
+    }));
     return new Promise<ProbeOutcome>((resolve) => {
-      let settled = false;
-      const settle = (outcome: ProbeOutcome) => {
-        if (settled) return;
-        settled = true;
+      let timedOut = false;
+      const handle = this.clock.setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+        void running.then((outcome) =>
+          resolve({
+            exitCode: PROBE_ERROR_EXIT_CODE,
+            output: timeoutOutput(timeoutSeconds, outcome.output),
+          }),
+        );
+      }, timeoutSeconds * 1000);
+      void running.then((outcome) => {
+        if (timedOut) return;
         this.clock.clearTimeout(handle);
         resolve(outcome);
-      };
-      const handle = this.clock.setTimeout(
-        () =>
-          settle({
-            exitCode: PROBE_ERROR_EXIT_CODE,
-            output: `Health check exceeded timeout (${timeoutMs / 1000}s)`,
-          }),
-        timeoutMs,
-      );
-      this.options
-        .probe()
-        .then(settle, (error: unknown) =>
-          settle({ exitCode: PROBE_ERROR_EXIT_CODE, output: `probe failed: ${String(error)}` }),
-        );
+      });
     });
   }
 }

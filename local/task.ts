@@ -15,7 +15,7 @@ import {
   ContainerSnapshot,
   DEPENDENCY_FAILURE_EXIT_CODE,
   startDecision,
-  stopWaves,
+  stopInDependencyOrder,
   validateDependencies,
 } from "./dependencies";
 import { HealthMonitor, HealthStatus, ProbeRecord } from "./healthMonitor";
@@ -100,6 +100,8 @@ export type TaskEvent =
 export interface ContainerSummary {
   readonly name: string;
   readonly essential: boolean;
+  /** ms since task start when it was created; unset if its dependencies never allowed it. */
+  readonly createdAt?: number;
   /** ms since task start; unset if it never started. */
   readonly startedAt?: number;
   /** ms since task start of the first HEALTHY. */
@@ -161,6 +163,8 @@ interface Runtime {
   readonly definition: RunnableDefinition;
   phase: ContainerPhase;
   created?: Promise<void>;
+  /** ms since task start when the container was created (only once its dependencies allowed). */
+  createdAt?: number;
   launching?: Promise<void>;
   container?: Docker.Container;
   startedAt?: number;
@@ -278,11 +282,6 @@ class TaskRunner {
     this.emit({ type: "task", at: this.at(), status: "PENDING" });
     const definitionsByName = new Map(this.definitions.map((d) => [d.name, d]));
     this.volumesReady = this.createVolumes();
-    for (const runtime of this.runtimes) {
-      runtime.created = this.create(runtime).catch((error: unknown) =>
-        this.failToStart(runtime, `CannotCreateContainerError: ${errorMessage(error)}`, undefined),
-      );
-    }
     while (this.stopReason === undefined) {
       for (const runtime of this.runtimes) {
         if (runtime.phase !== "PENDING" || runtime.launching !== undefined) continue;
@@ -412,9 +411,10 @@ class TaskRunner {
   }
 
   /**
-   * Creates the container and attaches to its output. All containers are created at once when
-   * the task starts, as Fargate pulls every image before any container starts; dependsOn only
-   * gates the start. It also keeps this engine's slow (vfs) create out of the dependency timing.
+   * Creates the container and attaches to its output. As the ECS agent does, a container is
+   * created only once its dependencies allow it to start (agent/engine/dependencygraph/graph.go:
+   * the CREATED transition waits for the dependsOn conditions), so a dependent that can never
+   * start is never created, and its creation time counts after its dependency's.
    */
   private async create(runtime: Runtime): Promise<void> {
     const { definition } = runtime;
@@ -470,7 +470,15 @@ class TaskRunner {
 
   private async launch(runtime: Runtime): Promise<void> {
     const { definition } = runtime;
-    await runtime.created;
+    if (this.stopReason !== undefined) return;
+    runtime.created = this.create(runtime);
+    try {
+      await runtime.created;
+    } catch (error) {
+      this.failToStart(runtime, `CannotCreateContainerError: ${errorMessage(error)}`, undefined);
+      return;
+    }
+    runtime.createdAt = this.at();
     const container = runtime.container;
     if (container === undefined || runtime.phase !== "PENDING") return;
     const name = definition.name;
@@ -487,7 +495,7 @@ class TaskRunner {
       runtime.health = "UNKNOWN";
       runtime.monitor = new HealthMonitor({
         policy: definition.healthCheck,
-        probe: () => execProbe(container, definition.healthCheck.command),
+        probe: (signal) => execProbe(container, definition.healthCheck.command, signal),
         onProbe: (record) => this.onProbe(runtime, record),
         onChange: (status, _at, record) => this.onHealth(runtime, status, record),
       });
@@ -543,14 +551,34 @@ class TaskRunner {
       ...(reason !== undefined ? { reason } : {}),
     });
     if (runtime.definition.essential) this.requestStop(STOPPED_REASONS.essentialContainerExited);
+    this.reportExitedUnhealthy(runtime, exitCode);
+  }
+
+  /**
+   * A container that exited is not healthy, whatever its last probe said: from its exit on it is
+   * UNHEALTHY (never its last HEALTHY), with the exit as the reason.
+   */
+  private reportExitedUnhealthy(runtime: Runtime, exitCode: number): void {
+    if (runtime.health === undefined || runtime.health === "UNHEALTHY") return;
+    runtime.health = "UNHEALTHY";
+    const at = this.at();
+    this.emit({
+      type: "health",
+      at,
+      container: runtime.definition.name,
+      status: "UNHEALTHY",
+      sinceStart: at - (runtime.startedAt ?? 0),
+      output: `the container exited (exit code ${exitCode})`,
+    });
   }
 
   private async stopAll(reason: string): Promise<void> {
     this.emit({ type: "task", at: this.at(), status: "STOPPING", reason });
     for (const runtime of this.runtimes) runtime.monitor?.stop();
-    for (const wave of stopWaves(this.definitions)) {
-      await Promise.all(wave.map((name) => this.stopContainer(this.byName.get(name)!)));
-    }
+    // Each container waits only for its own dependents, as the agent's shutdown order does.
+    await stopInDependencyOrder(this.definitions, (name) =>
+      this.stopContainer(this.byName.get(name)!),
+    );
     // Output of a container that ran ends with its exit; one that never started has none to wait for.
     await Promise.all(
       this.runtimes.map((runtime) =>
@@ -581,7 +609,7 @@ class TaskRunner {
   }
 
   private async stopContainer(runtime: Runtime): Promise<void> {
-    await runtime.created;
+    await runtime.created?.catch(() => {});
     await runtime.launching;
     if (runtime.phase === "PENDING") {
       // Never started: ECS shows it STOPPED without an exit code.
@@ -615,6 +643,7 @@ class TaskRunner {
       containers: this.runtimes.map((runtime) => ({
         name: runtime.definition.name,
         essential: runtime.definition.essential,
+        createdAt: runtime.createdAt,
         startedAt: runtime.startedAt,
         healthyAt: runtime.healthyAt,
         timeToHealthy:

@@ -19,6 +19,12 @@ import {
 } from "@pulumi/policy";
 import { CPU_ARCHITECTURES, PLATFORMS, Platform } from "../lib/config";
 import { TOOLS_LABEL } from "../lib/containers";
+import {
+  DependencyNode,
+  cycleMessage,
+  dependencyCycles,
+  selfDependencyMessage,
+} from "../lib/dependencies";
 import { FARGATE_SIZES, validateFargateSize } from "../lib/fargate";
 import {
   ECS_HEALTH_CHECK_DEFAULTS,
@@ -170,41 +176,68 @@ export const essentialContainersHaveHealthChecks: AuraResourcePolicy = {
 
 const DEPENDENCY_CONDITIONS = ["START", "COMPLETE", "SUCCESS", "HEALTHY"];
 
+/** The containers as dependency nodes for lib/dependencies.ts, skipping malformed entries. */
+function dependencyNodes(containers: readonly Container[]): DependencyNode[] {
+  return containers.map((container) => {
+    const dependsOn = container.definition.dependsOn;
+    return {
+      name: container.label,
+      dependsOn: Array.isArray(dependsOn)
+        ? dependsOn
+            .filter(isRecord)
+            .filter((dependency) => typeof dependency.containerName === "string")
+            .map((dependency) => ({ containerName: dependency.containerName as string }))
+        : [],
+    };
+  });
+}
+
 export const dependenciesAreSatisfiable: AuraResourcePolicy = {
   name: "aura-dependencies-are-satisfiable",
   description:
-    "A dependsOn HEALTHY points at a container of the same task with a health check; COMPLETE and SUCCESS never wait for an essential container.",
+    "A dependsOn names another container of the same task, never the container itself, and forms no cycle; HEALTHY points at a container with a health check; COMPLETE and SUCCESS never wait for an essential container.",
   enforcementLevel: "mandatory",
-  validateResource: forEachContainer((container, all, report) => {
-    const dependsOn = container.definition.dependsOn;
-    if (!Array.isArray(dependsOn)) return;
-    dependsOn.forEach((dependency: unknown, index) => {
-      const key = `${container.label}.dependsOn[${index}]`;
-      if (!isRecord(dependency)) return;
-      const { containerName, condition } = dependency;
-      const target = all.find((other) => other.definition.name === containerName);
-      if (target === undefined) {
-        const names = all.map((other) => other.label).join(", ");
-        report(
-          `${key}.containerName = ${show(containerName)} is not a container of this task: it must be one of ${names}`,
-        );
-        return;
-      }
-      if (!DEPENDENCY_CONDITIONS.includes(condition as string)) {
-        report(
-          `${key}.condition = ${show(condition)} is not an ECS dependency condition: use one of ${DEPENDENCY_CONDITIONS.join(", ")}`,
-        );
-      } else if (condition === "HEALTHY" && healthCheckOf(target) === undefined) {
-        report(
-          `${key} waits for ${target.label} to be HEALTHY, but ${target.label} has no healthCheck: HEALTHY needs one on the container waited for; add a health check to ${target.label} or wait for START`,
-        );
-      } else if ((condition === "COMPLETE" || condition === "SUCCESS") && isEssential(target)) {
-        report(
-          `${key}.condition = ${show(condition)} waits for ${target.label}, which is essential: ECS allows COMPLETE and SUCCESS only for containers with essential: false; use HEALTHY`,
-        );
-      }
-    });
-  }),
+  validateResource: (args, report) => {
+    const parsed = taskContainers(args);
+    if (parsed.kind !== "containers") return;
+    const all = parsed.containers;
+    for (const container of all) {
+      const dependsOn = container.definition.dependsOn;
+      if (!Array.isArray(dependsOn)) continue;
+      dependsOn.forEach((dependency: unknown, index) => {
+        const key = `${container.label}.dependsOn[${index}]`;
+        if (!isRecord(dependency)) return;
+        const { containerName, condition } = dependency;
+        if (containerName === container.definition.name) {
+          report(`${key}: ${selfDependencyMessage(container.label)}`);
+          return;
+        }
+        const target = all.find((other) => other.definition.name === containerName);
+        if (target === undefined) {
+          const names = all.map((other) => other.label).join(", ");
+          report(
+            `${key}.containerName = ${show(containerName)} is not a container of this task: it must be one of ${names}`,
+          );
+          return;
+        }
+        if (!DEPENDENCY_CONDITIONS.includes(condition as string)) {
+          report(
+            `${key}.condition = ${show(condition)} is not an ECS dependency condition: use one of ${DEPENDENCY_CONDITIONS.join(", ")}`,
+          );
+        } else if (condition === "HEALTHY" && healthCheckOf(target) === undefined) {
+          report(
+            `${key} waits for ${target.label} to be HEALTHY, but ${target.label} has no healthCheck: HEALTHY needs one on the container waited for; add a health check to ${target.label} or wait for START`,
+          );
+        } else if ((condition === "COMPLETE" || condition === "SUCCESS") && isEssential(target)) {
+          report(
+            `${key}.condition = ${show(condition)} waits for ${target.label}, which is essential: ECS allows COMPLETE and SUCCESS only for containers with essential: false; use HEALTHY`,
+          );
+        }
+      });
+    }
+    // One source of truth for the graph's shape: the local runner refuses the same cycles.
+    for (const cycle of dependencyCycles(dependencyNodes(all))) report(cycleMessage(cycle));
+  },
 };
 
 export const healthChecksCallDeclaredTools: AuraResourcePolicy = {

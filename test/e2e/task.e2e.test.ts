@@ -319,6 +319,8 @@ async function declareTests(): Promise<void> {
         assert.equal(result.stoppedReason, STOPPED_REASONS.essentialContainerExited);
         const byName = new Map(result.containers.map((c) => [c.name, c]));
         for (const app of ["api-gateway", "service-desk-host"]) {
+          // As the ECS agent does, a container whose dependency never allowed it is never created.
+          assert.equal(byName.get(app)!.createdAt, undefined);
           assert.equal(byName.get(app)!.startedAt, undefined);
           assert.equal(byName.get(app)!.exitCode, 143);
           assert.equal(
@@ -327,7 +329,8 @@ async function declareTests(): Promise<void> {
           );
         }
         const databases = byName.get("databases")!;
-        assert.equal(databases.health, "UNKNOWN");
+        // Stopped before its first probe passed: an exited container is UNHEALTHY from then on.
+        assert.equal(databases.health, "UNHEALTHY");
         assert.equal(databases.exitCode, 0);
         const failedAt = result.events.find(
           (e) => e.type === "container" && e.exitCode === 143,

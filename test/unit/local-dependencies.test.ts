@@ -5,6 +5,7 @@ import {
   conditionMet,
   startDecision,
   startWaves,
+  stopInDependencyOrder,
   stopWaves,
   validateDependencies,
 } from "../../local/dependencies";
@@ -174,9 +175,9 @@ describe("local dependencies: validation and order", () => {
         { name: "d", essential: true, dependsOn: [{ containerName: "x", condition: "START" }] },
       ]),
       [
+        'd.dependsOn names "x", which is not a container of the task: it must be one of a, b, c, d',
         "b.dependsOn a HEALTHY needs a health check on a",
         "c.dependsOn a SUCCESS is not allowed: a is essential, and an essential container that exits stops the task",
-        'd.dependsOn names "x", which is not a container of the task',
       ],
     );
   });
@@ -187,7 +188,9 @@ describe("local dependencies: validation and order", () => {
         { name: "a", essential: true, dependsOn: [{ containerName: "b", condition: "START" }] },
         { name: "b", essential: true, dependsOn: [{ containerName: "a", condition: "START" }] },
       ]),
-      ["dependsOn has a cycle: a -> b -> a"],
+      [
+        "dependsOn has a cycle: a -> b -> a: each of a, b waits for another, so ECS can never start them; remove one of these dependencies",
+      ],
     );
   });
 
@@ -205,5 +208,29 @@ describe("local dependencies: validation and order", () => {
       { name: "c", essential: true, dependsOn: [{ containerName: "b", condition: "START" }] },
     ];
     assert.deepEqual(stopWaves(chain), [["c"], ["b"], ["a"]]);
+  });
+
+  it("stops a container once its own dependents have stopped, not when a whole wave has", async () => {
+    // db <- app; cache stands alone and is slow to stop. By waves db would wait for cache too.
+    const task: OrderedDefinition[] = [
+      { name: "db", essential: true },
+      { name: "app", essential: true, dependsOn: [{ containerName: "db", condition: "HEALTHY" }] },
+      { name: "cache", essential: true },
+    ];
+    const started: string[] = [];
+    const finish = new Map<string, () => void>();
+    const done = stopInDependencyOrder(task, (name) => {
+      started.push(name);
+      return new Promise<void>((resolve) => finish.set(name, resolve));
+    });
+    const settle = () => new Promise((resolve) => setImmediate(resolve));
+    await settle();
+    assert.deepEqual(started, ["app", "cache"]);
+    finish.get("app")!();
+    await settle();
+    assert.deepEqual(started, ["app", "cache", "db"], "db stops while cache is still stopping");
+    finish.get("db")!();
+    finish.get("cache")!();
+    await done;
   });
 });

@@ -14,6 +14,8 @@ import {
   ProbeOutcome,
   ProbeRecord,
   applyProbe,
+  goDuration,
+  timeoutOutput,
 } from "../../local/healthMonitor";
 
 /** A clock whose time moves only when a test says so; timers fire in time order. */
@@ -227,27 +229,53 @@ describe("local health monitor: cadence on a fake clock", () => {
     run.monitor.stop();
   });
 
-  it("a probe that outlives its timeout fails with Docker's message at the timeout", async () => {
+  it("a probe past its timeout is killed, waited for, and keeps what it printed (Docker's wording)", async () => {
     const clock = new FakeClock();
     const probes: ProbeRecord[] = [];
+    const began: number[] = [];
+    const aborted: number[] = [];
     const m = new HealthMonitor({
       policy: { interval: 5, timeout: 2, retries: 1, startPeriod: 0 },
-      probe: () => new Promise<ProbeOutcome>(() => {}),
+      // A hung check: it prints a line, then never exits until killed, and takes 1 s to die.
+      probe: (signal) =>
+        new Promise<ProbeOutcome>((resolve) => {
+          began.push(clock.now());
+          signal.addEventListener("abort", () => {
+            aborted.push(clock.now());
+            clock.setTimeout(
+              () => resolve({ exitCode: 137, output: "waiting for postgres" }),
+              1_000,
+            );
+          });
+        }),
       clock,
       onProbe: (record) => probes.push(record),
     });
     m.start(0);
-    await clock.advanceTo(7_000);
+    await clock.advanceTo(9_500);
+    assert.deepEqual(aborted, [7_000], "killed at its timeout");
     assert.deepEqual(probes, [
       {
         startedAfter: 5_000,
-        durationMs: 2_000,
-        outcome: { exitCode: -1, output: "Health check exceeded timeout (2s)" },
+        durationMs: 3_000,
+        outcome: {
+          exitCode: -1,
+          output: "Health check exceeded timeout (2s): waiting for postgres",
+        },
         state: { status: "UNHEALTHY", failingStreak: 1 },
       },
     ]);
+    // The next probe starts an interval after the killed one has exited, never beside it.
+    assert.deepEqual(began, [5_000]);
+    await clock.advanceTo(13_000);
+    assert.deepEqual(began, [5_000, 13_000]);
     assert.equal(m.status, "UNHEALTHY");
     m.stop();
+  });
+
+  it("prints the timeout as Go's Duration does", () => {
+    assert.deepEqual([goDuration(5), goDuration(60), goDuration(15)], ["5s", "1m0s", "15s"]);
+    assert.equal(timeoutOutput(4, ""), "Health check exceeded timeout (4s)");
   });
 
   it("a probe that cannot run (exec error) counts as a failure", async () => {

@@ -347,6 +347,30 @@ describe("dependencies are satisfiable", () => {
     assert.deepEqual(violations(dependenciesAreSatisfiable, args), []);
   });
 
+  it("reports a container that depends on itself", () => {
+    const args = taskDefinition([
+      container("databases", { dependsOn: [{ containerName: "databases", condition: "HEALTHY" }] }),
+    ]);
+    assert.deepEqual(violations(dependenciesAreSatisfiable, args), [
+      "databases.dependsOn[0]: databases.dependsOn names databases itself: a container cannot wait for itself, ECS would never start it; remove that entry",
+    ]);
+  });
+
+  it("reports a dependsOn cycle once, naming every container in it", () => {
+    const args = taskDefinition([
+      container("databases", {
+        dependsOn: [{ containerName: "service-desk-host", condition: "START" }],
+      }),
+      app([{ containerName: "databases", condition: "HEALTHY" }]),
+      container("service-desk-host", {
+        dependsOn: [{ containerName: "api-gateway", condition: "HEALTHY" }],
+      }),
+    ]);
+    assert.deepEqual(violations(dependenciesAreSatisfiable, args), [
+      "dependsOn has a cycle: databases -> service-desk-host -> api-gateway -> databases: each of databases, service-desk-host, api-gateway waits for another, so ECS can never start them; remove one of these dependencies",
+    ]);
+  });
+
   it("reports a condition ECS does not have", () => {
     const args = taskDefinition([
       container("databases"),
