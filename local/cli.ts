@@ -6,12 +6,13 @@
 import Docker from "dockerode";
 import { ConfigError } from "../lib/config";
 import { LOCAL_IMAGES, localConfig, localDefinitions } from "./definitions";
+import { standInDefinitions, standInStorage } from "./endpoints";
 import { buildAdaptations, buildImages, checkImagesPresent, checkPlatform } from "./images";
 import { parseArgs, USAGE } from "./options";
 import { busyPorts } from "./ports";
 import { loadLocalSecrets, localSecretResolver } from "./secrets";
 import { runService } from "./service";
-import { startTask } from "./task";
+import { RunningTask, startTask } from "./task";
 import { STACK_VOLUME_LABEL, removeStackVolumes, stackStorage } from "./volumes";
 import { formatEvent, formatService, formatSummary } from "./view";
 
@@ -58,6 +59,18 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(`${container}: local build adaptation ${JSON.stringify(variables)}`);
   }
 
+  // Managed: the databases image runs beside the tasks as the stand-in for RDS, ElastiCache
+  // and DocumentDB, started first and kept until the service ends.
+  const endpoint =
+    config.storage === "managed"
+      ? await startEndpoint(config, {
+          docker,
+          resolveSecret: localSecretResolver(secrets.values),
+          extraEnvironment,
+          verbose: options.verbose,
+        })
+      : undefined;
+
   const service = runService(
     (number) => {
       console.log(`\n=== task ${number} of stack ${config.stack} ===`);
@@ -89,9 +102,47 @@ async function main(argv: readonly string[]): Promise<number> {
   process.on("SIGINT", interrupt);
   process.on("SIGTERM", interrupt);
   const result = await service.done;
+  if (endpoint !== undefined) {
+    endpoint.stop();
+    await endpoint.done;
+  }
   if (result.tasks.length > 1 || options.replacements > 0)
     console.log(`\n${formatService(result)}`);
   return result.stoppedByUser ? 0 : 1;
+}
+
+/** Starts the managed engines' stand-in and waits until it is HEALTHY. */
+async function startEndpoint(
+  config: ReturnType<typeof localConfig>,
+  options: {
+    docker: Docker;
+    resolveSecret: ReturnType<typeof localSecretResolver>;
+    extraEnvironment: Awaited<ReturnType<typeof buildAdaptations>>;
+    verbose: boolean;
+  },
+): Promise<RunningTask> {
+  console.log(
+    "\n=== managed databases' stand-in: the databases image on 127.0.0.1:5432, 6379, 27017 (no TLS) ===",
+  );
+  const endpoint = startTask(standInDefinitions(config, LOCAL_IMAGES.databases), {
+    docker: options.docker,
+    taskId: `${config.stack}-endpoint`,
+    resolveSecret: options.resolveSecret,
+    extraEnvironment: options.extraEnvironment,
+    storage: standInStorage(config),
+    onEvent: (event) => {
+      const line = formatEvent(event, options.verbose);
+      if (line !== undefined) console.log(`[endpoint] ${line}`);
+    },
+  });
+  await endpoint.waitFor(
+    (e) => e.type === "task-healthy" || (e.type === "task" && e.status === "STOPPED"),
+    15 * 60_000,
+  );
+  if (!endpoint.events.some((e) => e.type === "task-healthy")) {
+    throw new Error("the managed databases' stand-in stopped before it was HEALTHY");
+  }
+  return endpoint;
 }
 
 main(process.argv.slice(2)).then(

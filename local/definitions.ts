@@ -12,6 +12,7 @@ import {
   taskContainerDefinitions,
 } from "../lib/taskDefinition";
 import { localSecretRefs } from "./secrets";
+import { standInConnection } from "./endpoints";
 
 /** The tags scripts/build-images.sh gives the three images. */
 export const LOCAL_IMAGES: Readonly<Record<ContainerName, string>> = {
@@ -71,6 +72,8 @@ export function localDefinitions(
     images,
     { group: names.logGroup, region: config.region },
     localSecretRefs(),
+    // Managed: the apps alone, pointed at the stand-in endpoint (local/endpoints.ts).
+    config.storage === "managed" ? standInConnection() : undefined,
   );
 }
 

@@ -45,7 +45,7 @@ export function stackStorage(config: Pick<AuraConfig, "stack" | "storage">): Loc
           ) as Record<(typeof DATABASE_NAMES)[number], string>,
         }
       : undefined;
-  return { stack: config.stack, volumes: taskVolumes(efs) };
+  return { stack: config.stack, volumes: taskVolumes(efs, config.storage) };
 }
 
 export function persistentVolumeName(stack: string, sourceVolume: string): string {

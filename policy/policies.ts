@@ -523,6 +523,100 @@ export const imagePlatformMatchesTask: AuraStackPolicy = {
   },
 };
 
+export const RDS_INSTANCE_TYPE = "aws:rds/instance:Instance";
+export const REPLICATION_GROUP_TYPE = "aws:elasticache/replicationGroup:ReplicationGroup";
+export const DOCDB_CLUSTER_TYPE = "aws:docdb/cluster:Cluster";
+
+/** A task definition runs in-task databases when one of its containers is named `databases`. */
+function runsInTaskDatabases(taskDefinition: PolicyResource): boolean | typeof UNKNOWN {
+  return known(() => {
+    const json = taskDefinition.props.containerDefinitions as unknown;
+    if (json === undefined) return false;
+    const parsed: unknown = typeof json === "string" ? JSON.parse(json) : json;
+    return Array.isArray(parsed) && parsed.some((d) => isRecord(d) && d.name === "databases");
+  });
+}
+
+export const oneWriterWithInTaskDatabases: AuraStackPolicy = {
+  name: "aura-one-writer-with-in-task-databases",
+  description:
+    "A service whose task runs the databases container runs one task, and a deploy never starts a second beside it (desiredCount 1, deploymentMaximumPercent 100): the databases' files have one writer.",
+  enforcementLevel: "mandatory",
+  validateStack: (args: StackValidationArgs, reportViolation) => {
+    const taskDefinitions = args.resources.filter((r) => r.type === TASK_DEFINITION_TYPE);
+    if (!taskDefinitions.some((task) => runsInTaskDatabases(task) === true)) return;
+    const services = args.resources.filter(
+      (r) => r.type === SERVICE_TYPE || r.type === FARGATE_SERVICE_TYPE,
+    );
+    for (const service of services) {
+      const desiredCount = known(() => service.props.desiredCount as unknown);
+      const maximumPercent = known(() => service.props.deploymentMaximumPercent as unknown);
+      const name = `service "${service.name}"`;
+      if (desiredCount !== UNKNOWN && desiredCount !== undefined && desiredCount !== 1) {
+        reportViolation(
+          `${name}.desiredCount = ${show(desiredCount)} with the databases inside the task: each task would be a second, diverging PostgreSQL, Redis and MongoDB (on EFS, two writers on one data directory); run 1 task, or move the databases out with aura:storage managed`,
+          service.urn,
+        );
+      }
+      if (
+        maximumPercent !== UNKNOWN &&
+        (maximumPercent === undefined || Number(maximumPercent) > 100)
+      ) {
+        reportViolation(
+          `${name}.deploymentMaximumPercent = ${show(maximumPercent)} with the databases inside the task: a deploy would start the new task beside the old one (ECS's default is 200), two writers on the same data; set it to 100 (and deploymentMinimumHealthyPercent to 0)`,
+          service.urn,
+        );
+      }
+    }
+  },
+};
+
+export const managedDatabasesEncrypted: AuraResourcePolicy = {
+  name: "aura-managed-databases-encrypted",
+  description:
+    "RDS instances, ElastiCache replication groups and DocumentDB clusters are encrypted at rest, RDS is not publicly accessible, and Redis takes TLS only, with an AUTH token.",
+  enforcementLevel: "mandatory",
+  validateResource: (args, reportViolation) => {
+    const expect = (field: string, wanted: unknown, why: string) => {
+      const value = known(() => args.props[field] as unknown);
+      if (value === UNKNOWN || value === wanted) return;
+      reportViolation(`${field} = ${show(value)} must be ${show(wanted)}: ${why}`);
+    };
+    switch (args.type) {
+      case RDS_INSTANCE_TYPE:
+        expect("storageEncrypted", true, "the tickets' database must be encrypted at rest");
+        expect(
+          "publiclyAccessible",
+          false,
+          "PostgreSQL must never get a public address; the tasks reach it inside the VPC",
+        );
+        return;
+      case REPLICATION_GROUP_TYPE: {
+        expect("atRestEncryptionEnabled", true, "the cache holds tickets, encrypt it at rest");
+        expect("transitEncryptionEnabled", true, "clients must reach Redis over TLS");
+        const mode = known(() => args.props.transitEncryptionMode as unknown);
+        if (mode !== UNKNOWN && mode !== undefined && mode !== "required") {
+          reportViolation(
+            `transitEncryptionMode = ${show(mode)} lets clients in without TLS: use "required" (or leave it out)`,
+          );
+        }
+        const token = known(() => args.props.authToken as unknown);
+        if (token !== UNKNOWN && (token === undefined || token === "")) {
+          reportViolation(
+            "authToken is not set: without an AUTH token any client that reaches the port can read and write the cache",
+          );
+        }
+        return;
+      }
+      case DOCDB_CLUSTER_TYPE:
+        expect("storageEncrypted", true, "the activity log must be encrypted at rest");
+        return;
+      default:
+        return;
+    }
+  },
+};
+
 /** Every policy of the pack, in the order the README lists them. */
 export const auraPolicies: readonly (AuraResourcePolicy | AuraStackPolicy)[] = [
   essentialContainersHaveHealthChecks,
@@ -534,4 +628,6 @@ export const auraPolicies: readonly (AuraResourcePolicy | AuraStackPolicy)[] = [
   deploymentCircuitBreakerWithRollback,
   noSecretsInEnvironment,
   fargateTaskSizeValid,
+  oneWriterWithInTaskDatabases,
+  managedDatabasesEncrypted,
 ];

@@ -9,6 +9,10 @@
 #   IMAGE_TAG      tag of the three images     (default local)
 #   IMAGE_PREFIX   repository name prefix      (default aura)
 #   NO_CACHE=1     build without Docker's layer cache (to measure a cold build)
+#   RDS_CA_BUNDLE_URL     where the service desk image fetches the RDS CA bundle, or none
+#                         (default none: this machine cannot reach AWS; `pulumi up` builds with
+#                         the Dockerfile's default, AWS's truststore, checked against the pin)
+#   RDS_CA_BUNDLE_SHA256  the bundle's pinned sha256 (default: the Dockerfile's)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -49,6 +53,10 @@ for name in "${names[@]}"; do
   image="$IMAGE_PREFIX-$name:$IMAGE_TAG"
   args=(--network host --build-arg "BASE_IMAGE=$BASE_IMAGE" --tag "$image")
   [ "$name" = databases ] && args+=(--build-arg "WITH_MONGODB=$WITH_MONGODB")
+  if [ "$name" = service-desk-host ]; then
+    args+=(--build-arg "RDS_CA_BUNDLE_URL=${RDS_CA_BUNDLE_URL:-none}")
+    [ -n "${RDS_CA_BUNDLE_SHA256:-}" ] && args+=(--build-arg "RDS_CA_BUNDLE_SHA256=$RDS_CA_BUNDLE_SHA256")
+  fi
   # The second app still shares the first one's layers: only the first build of each skips the cache.
   [ "${NO_CACHE:-0}" = 1 ] && [ "$name" != service-desk-host ] && args+=(--no-cache)
   log "building $image from containers/$name"

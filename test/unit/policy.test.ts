@@ -25,7 +25,9 @@ import {
   healthChecksCallDeclaredTools,
   imagePlatformMatchesTask,
   imagesPinnedByDigest,
+  managedDatabasesEncrypted,
   noSecretsInEnvironment,
+  oneWriterWithInTaskDatabases,
 } from "../../policy/policies";
 import { healthCheckPrograms, isDeclared } from "../../policy/shell";
 import { ACCOUNT, fakeEcr, runProgram } from "../mocks";
@@ -151,7 +153,7 @@ const resourcePolicies = auraPolicies.filter(
 );
 
 describe("policy pack", () => {
-  it("has the nine policies, every one mandatory, with unique names", () => {
+  it("has the eleven policies, every one mandatory, with unique names", () => {
     assert.deepEqual(
       auraPolicies.map((policy) => [policy.name, policy.enforcementLevel]),
       [
@@ -164,6 +166,8 @@ describe("policy pack", () => {
         ["aura-deployment-circuit-breaker-with-rollback", "mandatory"],
         ["aura-no-secrets-in-environment", "mandatory"],
         ["aura-fargate-task-size-valid", "mandatory"],
+        ["aura-one-writer-with-in-task-databases", "mandatory"],
+        ["aura-managed-databases-encrypted", "mandatory"],
       ],
     );
   });
@@ -776,5 +780,86 @@ describe("Fargate task size valid", () => {
 
   it("leaves task definitions that do not require Fargate alone", () => {
     assert.deepEqual(violations(fargateTaskSizeValid, size("300", "1000", ["EC2"])), []);
+  });
+});
+
+describe("one writer with in-task databases, and managed databases encrypted", function () {
+  this.timeout(20000);
+
+  /** Every violation of every policy for a program run, with `change` applied to its inputs. */
+  async function programViolations(
+    overrides: Record<string, string>,
+    change: (type: string, inputs: Props) => Props = (_type, inputs) => inputs,
+  ): Promise<string[]> {
+    const run = await runProgram({ overrides });
+    const reported: string[] = [];
+    const resources = run.resources.map((r) => ({ ...r, inputs: change(r.type, r.inputs) }));
+    for (const resource of resources) {
+      const args = resourceArgs(resource.type, resource.inputs, resource.name);
+      for (const policy of resourcePolicies) {
+        void policy.validateResource(args, (message) =>
+          reported.push(`${policy.name}: ${message}`),
+        );
+      }
+    }
+    const stack = resources.map((r) => stackResource(r.type, r.name, r.inputs));
+    for (const policy of [oneWriterWithInTaskDatabases, imagePlatformMatchesTask]) {
+      for (const { message } of stackViolations(policy, stack)) {
+        reported.push(`${policy.name}: ${message}`);
+      }
+    }
+    return reported;
+  }
+
+  it("passes the program's efs stack (1 task) and its managed stack (3 tasks at 200 %)", async () => {
+    assert.deepEqual(await programViolations({}), []);
+    assert.deepEqual(
+      await programViolations({ "aura:storage": "managed", "aura:desiredCount": "3" }),
+      [],
+    );
+  });
+
+  it("reports a second task or a 200 % deploy beside in-task databases", async () => {
+    const reported = await programViolations({}, (type, inputs) =>
+      type === FARGATE_SERVICE_TYPE
+        ? { ...inputs, desiredCount: 2, deploymentMaximumPercent: 200 }
+        : inputs,
+    );
+    assert.deepEqual(reported, [
+      'aura-one-writer-with-in-task-databases: service "aura-service".desiredCount = 2 with the databases inside the task: each task would be a second, diverging PostgreSQL, Redis and MongoDB (on EFS, two writers on one data directory); run 1 task, or move the databases out with aura:storage managed',
+      'aura-one-writer-with-in-task-databases: service "aura-service".deploymentMaximumPercent = 200 with the databases inside the task: a deploy would start the new task beside the old one (ECS\'s default is 200), two writers on the same data; set it to 100 (and deploymentMinimumHealthyPercent to 0)',
+    ]);
+  });
+
+  it("reports unencrypted, public or TLS-optional engines, naming the field and the value", async () => {
+    const reported = await programViolations({ "aura:storage": "managed" }, (type, inputs) => {
+      if (type === "aws:rds/instance:Instance") {
+        return { ...inputs, storageEncrypted: false, publiclyAccessible: true };
+      }
+      if (type === "aws:elasticache/replicationGroup:ReplicationGroup") {
+        const changed: Props = { ...inputs, transitEncryptionMode: "preferred" };
+        delete changed.authToken;
+        return { ...changed, atRestEncryptionEnabled: false };
+      }
+      if (type === "aws:docdb/cluster:Cluster") return { ...inputs, storageEncrypted: false };
+      return inputs;
+    });
+    assert.deepEqual(reported, [
+      "aura-managed-databases-encrypted: atRestEncryptionEnabled = false must be true: the cache holds tickets, encrypt it at rest",
+      'aura-managed-databases-encrypted: transitEncryptionMode = "preferred" lets clients in without TLS: use "required" (or leave it out)',
+      "aura-managed-databases-encrypted: authToken is not set: without an AUTH token any client that reaches the port can read and write the cache",
+      "aura-managed-databases-encrypted: storageEncrypted = false must be true: the activity log must be encrypted at rest",
+      "aura-managed-databases-encrypted: storageEncrypted = false must be true: the tickets' database must be encrypted at rest",
+      "aura-managed-databases-encrypted: publiclyAccessible = true must be false: PostgreSQL must never get a public address; the tasks reach it inside the VPC",
+    ]);
+  });
+
+  it("skips engine fields that are unknown during preview", () => {
+    const args = resourceArgs("aws:elasticache/replicationGroup:ReplicationGroup", {
+      atRestEncryptionEnabled: true,
+      transitEncryptionEnabled: true,
+      authToken: unknownValue,
+    });
+    assert.deepEqual(violations(managedDatabasesEncrypted, args), []);
   });
 });

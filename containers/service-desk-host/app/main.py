@@ -2,7 +2,9 @@
 
 Tickets live in PostgreSQL, single-ticket reads are cached in Redis (and invalidated on every
 change), and every change is appended to an activity log in MongoDB. The databases run in the
-task's `databases` container on 127.0.0.1 and may be down or restarting at any time, so:
+task's `databases` container on 127.0.0.1, or (aura:storage managed) on RDS, ElastiCache and
+DocumentDB, reached over verified TLS (POSTGRES_SSLMODE, REDIS_TLS, MONGO_TLS and their CA
+files); either way they may be down or restarting at any time, so:
 
 - nothing connects at import or start-up time in a way that can crash the process;
 - `/health` is liveness only and never touches a database (ECS must not kill this container
@@ -55,6 +57,55 @@ def _flag(name: str, default: str) -> bool:
     return value == "true"
 
 
+def _ca_file(variable: str, default: str) -> str:
+    """A CA bundle the TLS settings name; refuses to start when the file is not in the image."""
+    path = os.environ.get(variable, default)
+    if not os.path.isfile(path):
+        raise SystemExit(
+            f"{variable} = {path!r} does not exist: the image has no CA bundle there (an image built with"
+            " RDS_CA_BUNDLE_URL=none cannot reach the managed databases); build it with the Dockerfile's"
+            " default build args, or turn TLS off for an endpoint without it"
+        )
+    return path
+
+
+def postgres_tls() -> Dict[str, Any]:
+    """sslmode=verify-full with the RDS CA bundle for RDS; unset: libpq's default (the in-task server)."""
+    mode = os.environ.get("POSTGRES_SSLMODE", "").strip()
+    allowed = ("", "disable", "prefer", "require", "verify-ca", "verify-full")
+    if mode not in allowed:
+        raise SystemExit(f"POSTGRES_SSLMODE = {mode!r} is not allowed: use one of {', '.join(allowed[1:])}")
+    if mode == "":
+        return {}
+    if mode in ("verify-ca", "verify-full"):
+        return {"sslmode": mode, "sslrootcert": _ca_file("POSTGRES_SSLROOTCERT", "/etc/aura/tls/global-bundle.pem")}
+    return {"sslmode": mode}
+
+
+def redis_tls() -> Dict[str, Any]:
+    """TLS (rediss) with the certificate and host name verified, as ElastiCache's in-transit encryption needs."""
+    if not _flag("REDIS_TLS", "false"):
+        return {}
+    return {
+        "ssl": True,
+        "ssl_cert_reqs": "required",
+        "ssl_check_hostname": True,
+        "ssl_ca_certs": _ca_file("REDIS_TLS_CA_FILE", "/etc/ssl/certs/ca-certificates.crt"),
+    }
+
+
+def mongo_tls() -> Dict[str, Any]:
+    """TLS with the RDS CA bundle, and DocumentDB's replica set (it has no retryable writes)."""
+    options: Dict[str, Any] = {}
+    if _flag("MONGO_TLS", "false"):
+        options.update(tls=True, tlsCAFile=_ca_file("MONGO_TLS_CA_FILE", "/etc/aura/tls/global-bundle.pem"))
+    replica_set = os.environ.get("MONGO_REPLICA_SET", "").strip()
+    if replica_set:
+        options["replicaSet"] = replica_set
+    options["retryWrites"] = _flag("MONGO_RETRY_WRITES", "true")
+    return options
+
+
 class Settings:
     """Read once from the environment (lib/taskDefinition.ts containerEnvironment and SECRET_VARIABLES)."""
 
@@ -68,11 +119,13 @@ class Settings:
             user=env("POSTGRES_USER", "aura_user"),
             dbname=env("POSTGRES_DB", "aura"),
             password=env("POSTGRES_PASSWORD", ""),
+            **postgres_tls(),
         )
         self.redis = dict(
             host=env("REDIS_HOST", "127.0.0.1"),
             port=int(env("REDIS_PORT", "6379")),
             password=env("REDIS_PASSWORD") or None,
+            **redis_tls(),
         )
         self.mongo_enabled = _flag("MONGO_ENABLED", "true")
         self.mongo = dict(
@@ -80,7 +133,9 @@ class Settings:
             port=int(env("MONGO_PORT", "27017")),
             username=env("MONGO_USER", "aura_user"),
             password=env("MONGO_PASSWORD", ""),
-            authSource=env("MONGO_DB", "aura"),
+            # DocumentDB's users live in admin; the in-task MongoDB's user in the app's database.
+            authSource=env("MONGO_AUTH_SOURCE", env("MONGO_DB", "aura")),
+            **mongo_tls(),
         )
         self.mongo_db = env("MONGO_DB", "aura")
 
