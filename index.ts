@@ -55,6 +55,7 @@ const containers = Object.fromEntries(
 ) as Partial<Record<ContainerName, AuraContainer>>;
 
 const service = new AuraService("aura", {
+  stack: config.stack,
   names,
   containerDefinitions: pulumi.all(taskContainers.map((name) => containers[name]!.definition)),
   platform: config.platform,

@@ -20,6 +20,7 @@ import {
 import { ManagedDatabases, ManagedEngine } from "./managedDatabases";
 import { Clock, RolloutCallError, RolloutFailedError, waitForRollout } from "../lib/rolloutCheck";
 import type { ECSClient } from "@aws-sdk/client-ecs";
+import { DeploymentAlarms } from "./deploymentAlarms";
 import { DatabaseStorage } from "./storage";
 
 /** How `pulumi up` verifies the rollout (see `AuraService.verifyRollout`). */
@@ -37,6 +38,8 @@ export interface RolloutCheckArgs {
 }
 
 export interface AuraServiceArgs {
+  /** The stack: alarm names carry it. */
+  readonly stack: string;
   /** Cluster, service, family and log group names. */
   readonly names: ResourceNames;
   /** The task's containers, in dependency order; their images decide the platform below. */
@@ -124,6 +127,8 @@ export class AuraService extends pulumi.ComponentResource {
   public readonly databases?: ManagedDatabases;
   /** The rollout's outcome on `pulumi up` (a failed rollout fails the update instead). */
   public readonly rollout: pulumi.Output<string>;
+  /** The alarms that fail and roll back a deployment of the service. */
+  public readonly deploymentAlarms: DeploymentAlarms;
 
   constructor(name: string, args: AuraServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("aura:service:AuraService", name, {}, opts);
@@ -196,7 +201,18 @@ export class AuraService extends pulumi.ComponentResource {
     // role's policy, and the load balancer with its listener: CreateService refuses a target
     // group without a load balancer. awsx's ALB is a remote component; its registration
     // completes only after its children (load balancer, target group, listener) are created.
+    this.deploymentAlarms = new DeploymentAlarms(
+      `${name}-deployment-alarms`,
+      {
+        stack: args.stack,
+        loadBalancerArnSuffix: this.loadBalancer.loadBalancer.arnSuffix,
+        targetGroupArnSuffix: this.loadBalancer.defaultTargetGroup.arnSuffix,
+        tags: args.tags,
+      },
+      { parent: this },
+    );
     const dependsOn = [
+      this.deploymentAlarms,
       executionPolicy,
       ...(args.prerequisites ?? []),
       ...rules,
@@ -572,6 +588,12 @@ export class AuraService extends pulumi.ComponentResource {
         // to its aws.ecs.Service, which gets { parent } only). The rollout check decides instead.
         continueBeforeSteadyState: true,
         deploymentCircuitBreaker: { enable: true, rollback: true },
+        // awsx spreads its args into aws.ecs.Service, so `alarms` reaches the service as given.
+        alarms: {
+          alarmNames: this.deploymentAlarms.alarmNames,
+          enable: true,
+          rollback: true,
+        },
         healthCheckGracePeriodSeconds: args.healthCheckGracePeriodSeconds,
         networkConfiguration: {
           subnets: subnetIds,

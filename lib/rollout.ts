@@ -14,6 +14,7 @@ import type { Deployment, Service, Task } from "@aws-sdk/client-ecs";
 import { circuitBreakerThreshold, classifyStoppedTask } from "../tools/diagnose/classify";
 import { AuraConfig, StorageMode } from "./config";
 import { ContainerName } from "./containers";
+import { deploymentBakeSeconds } from "./deploymentAlarms";
 import { HealthCheckPolicy } from "./healthCheck";
 import { DeployOutage, deployOutage, describeDeployOutage, launchSeconds } from "./preflight";
 import {
@@ -51,7 +52,12 @@ export interface RolloutBudget {
   readonly failedTaskSeconds: number;
   /** Failed tasks that trip the circuit breaker (`circuitBreakerThreshold`). */
   readonly threshold: number;
-  /** The whole budget: the breaker's threshold of tasks, each failing as late as it can. */
+  /** ECS's bake time: how long a good deployment stays IN_PROGRESS after steady state. */
+  readonly bakeSeconds: number;
+  /**
+   * The whole budget: the breaker's threshold of tasks, each failing as late as it can, and the
+   * bake time of the deployment alarms.
+   */
   readonly seconds: number;
   /** Seconds to provision a task and pull its images (the outage model's figures). */
   readonly launchSeconds: number;
@@ -71,6 +77,8 @@ export interface RolloutBudgetInput {
   readonly targetGroupUnhealthyAfter: number;
   readonly threshold: number;
   readonly launchSeconds: number;
+  /** The deployment alarms' bake time (`deploymentBakeSeconds`). */
+  readonly bakeSeconds: number;
 }
 
 /**
@@ -78,7 +86,8 @@ export interface RolloutBudgetInput {
  * breaker's threshold of tasks, each one launched, condemned as late as its settings allow and
  * stopped as slowly as `stopTimeout` allows: the container checks chain (an app starts only
  * when the databases are HEALTHY, so its budget comes after theirs), and the ALB acts only once
- * the grace period is over. Anything slower than that is not a rollout that is about to finish.
+ * the grace period is over. A good deployment also stays IN_PROGRESS for the alarms' bake
+ * time once steady. Anything slower than that is not a rollout that is about to finish.
  */
 export function rolloutBudget(input: RolloutBudgetInput): RolloutBudget {
   const names = taskContainerNames(input.storage);
@@ -101,7 +110,8 @@ export function rolloutBudget(input: RolloutBudgetInput): RolloutBudget {
   return {
     failedTaskSeconds,
     threshold: input.threshold,
-    seconds: input.threshold * failedTaskSeconds,
+    bakeSeconds: input.bakeSeconds,
+    seconds: input.threshold * failedTaskSeconds + input.bakeSeconds,
     launchSeconds: input.launchSeconds,
     condemnedAt,
     stopSeconds,
@@ -114,7 +124,8 @@ export function describeRolloutBudget(budget: RolloutBudget): string {
     `rollout: pulumi up waits up to ${budget.seconds} s for the deployment to complete ` +
     `(${budget.threshold} failed tasks trip the circuit breaker, each at worst ` +
     `${budget.failedTaskSeconds} s = launch ${budget.launchSeconds} s + condemned at ` +
-    `${budget.condemnedAt} s + stop ${budget.stopSeconds} s)`
+    `${budget.condemnedAt} s + stop ${budget.stopSeconds} s; then the alarms' bake time ` +
+    `${budget.bakeSeconds} s)`
   );
 }
 
@@ -147,6 +158,7 @@ export function deployPlan(
       TARGET_GROUP_HEALTH_CHECK.unhealthyThreshold * TARGET_GROUP_HEALTH_CHECK.interval,
     threshold,
     launchSeconds: launchSeconds(config.storage),
+    bakeSeconds: deploymentBakeSeconds(),
   });
   const outage = deployOutage({
     deployment,

@@ -129,8 +129,14 @@ function cloudState(
       return { result: `generated-${name}` };
     case "awsx:lb:ApplicationLoadBalancer":
       return {
-        loadBalancer: { dnsName: `${name}-123.${region}.elb.amazonaws.com` },
-        defaultTargetGroup: { arn: arn("elasticloadbalancing", `targetgroup/${name}/abc`) },
+        loadBalancer: {
+          dnsName: `${name}-123.${region}.elb.amazonaws.com`,
+          arnSuffix: `app/${name}/50dc6c495c0c9188`,
+        },
+        defaultTargetGroup: {
+          arn: arn("elasticloadbalancing", `targetgroup/${name}/abc`),
+          arnSuffix: `targetgroup/${name}/abc`,
+        },
       };
     case "aws:efs/fileSystem:FileSystem":
       return { arn: arn("elasticfilesystem", `file-system/${name}-id`) };

@@ -179,7 +179,10 @@ describe("alerts in the program (dev stack under mocks)", function () {
   });
 
   it("alarms when fewer tasks run than desired for ten minutes", () => {
-    const alarm = run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs;
+    const alarm = run.one(
+      "aws:cloudwatch/metricAlarm:MetricAlarm",
+      "aura-alerts-below-desired",
+    ).inputs;
     assert.equal(alarm.comparisonOperator, "LessThanThreshold");
     assert.equal(alarm.threshold, 0);
     assert.equal(alarm.evaluationPeriods, 10);

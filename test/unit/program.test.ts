@@ -90,6 +90,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       "aura:service:AuraService aura",
       "aura:monitoring:Alerts aura-alerts",
       "aura:storage:DatabaseStorage aura-storage",
+      "aura:monitoring:DeploymentAlarms aura-deployment-alarms",
     ]);
   });
 
@@ -626,7 +627,7 @@ describe("the Pulumi program's preflight", function () {
       "preflight service: health-check grace period 484 s",
       "preflight info: databases has no startTimeout: api-gateway and service-desk-host wait while databases is starting; its own health check ends the wait at 304 s (UNHEALTHY stops the task).",
       "preflight deploy: expected outage per deploy 81 s (maximum 100 %, minimum healthy 0 %, one writer: the old task stops before the new one starts) = deregistration 10 s (in-flight requests finish; no other target could take new ones) + old task stop 6 s (apps, then the databases' clean shutdown) + provisioning 10 s (Fargate capacity and the task's ENI) + image pull 17 s (680 MB at 40 MB/s) + databases HEALTHY 16 s (ready in about 15 s, seen on the 16 s probe grid; the apps wait for it) + gateway start 2 s (the ALB probes the gateway itself, not its container health) + ALB admits 20 s (healthy threshold 2 x 10 s)",
-      "preflight rollout: pulumi up waits up to 2115 s for the deployment to complete (3 failed tasks trip the circuit breaker, each at worst 705 s = launch 27 s + condemned at 558 s + stop 120 s)",
+      "preflight rollout: pulumi up waits up to 2235 s for the deployment to complete (3 failed tasks trip the circuit breaker, each at worst 705 s = launch 27 s + condemned at 558 s + stop 120 s; then the alarms' bake time 120 s)",
     ]);
     assert.deepEqual(run.warnings, []);
   });

@@ -12,7 +12,7 @@ import {
 } from "@aws-sdk/client-ecs";
 import { mockClient } from "aws-sdk-client-mock";
 import { parseAuraConfig } from "../../lib/config";
-import { launchSeconds } from "../../lib/preflight";
+import { deployOutage, describeDeployOutage, launchSeconds } from "../../lib/preflight";
 import { latestUnhealthyAt, rolloutBudget, RolloutTarget } from "../../lib/rollout";
 import {
   Clock,
@@ -34,7 +34,7 @@ const TARGET: RolloutTarget = {
   cluster: "aura-dev-cluster",
   service: "aura-dev-service",
   taskDefinitionArn: taskDefinitionArn(8),
-  budgetSeconds: 2115,
+  budgetSeconds: 2235,
   threshold: 3,
 };
 
@@ -211,7 +211,7 @@ describe("rollout verification: a completed rollout", () => {
       summary: `deployment ${NEW} of aura-app-dev:8 COMPLETED after 20 s (1 of 1 task(s) running)`,
     });
     assert.deepEqual(log, [
-      "rollout: watching aura-dev-service for aura-app-dev:8 (budget 2115 s)",
+      "rollout: watching aura-dev-service for aura-app-dev:8 (budget 2235 s)",
       `rollout: deployment ${NEW} (aura-app-dev:8): IN_PROGRESS, 0 failed task(s) of the 3 that trip the circuit breaker`,
       "rollout: task t1 PROVISIONING",
       "rollout: task t1 RUNNING; HEALTHY: databases",
@@ -590,12 +590,14 @@ describe("rollout budget", () => {
       targetGroupUnhealthyAfter: 30,
       threshold: 3,
       launchSeconds: launchSeconds(),
+      bakeSeconds: 120,
     });
     // launch 10 + 680 MB / 40 MB/s; the gateway condemned at 372 + 186 s; stop 120 s.
     assert.deepEqual(budget, {
       failedTaskSeconds: 27 + 558 + 120,
       threshold: 3,
-      seconds: 3 * 705,
+      bakeSeconds: 120,
+      seconds: 3 * 705 + 120,
       launchSeconds: 27,
       condemnedAt: 558,
       stopSeconds: 120,
@@ -612,6 +614,7 @@ describe("rollout budget", () => {
       targetGroupUnhealthyAfter: 30,
       threshold: 3,
       launchSeconds: 27,
+      bakeSeconds: 120,
     });
     assert.equal(budget.condemnedAt, 930);
   });
@@ -623,7 +626,7 @@ describe("rollout verification in the program", function () {
   it("makes no AWS call in a preview and says when it will check", async () => {
     const run = await runProgram({ preview: true });
     assert.deepEqual(run.ecs, []);
-    assert.equal(run.outputs.rollout, "checked on pulumi up (budget 2115 s)");
+    assert.equal(run.outputs.rollout, "checked on pulumi up (budget 2235 s)");
   });
 
   it("on pulumi up reads the service and logs the rollout's progress", async () => {
@@ -634,10 +637,66 @@ describe("rollout verification in the program", function () {
     assert.deepEqual(
       run.infos.filter((line) => line.startsWith("rollout: ")),
       [
-        "rollout: watching aura-dev-service for aura-app-dev:1 (budget 2115 s)",
+        "rollout: watching aura-dev-service for aura-app-dev:1 (budget 2235 s)",
         "rollout: deployment ecs-svc/1000000000000000001 (aura-app-dev:1): COMPLETED, 0 failed task(s) of the 3 that trip the circuit breaker",
         "rollout: deployment ecs-svc/1000000000000000001 of aura-app-dev:1 COMPLETED after 0 s (1 of 1 task(s) running)",
       ],
+    );
+  });
+});
+
+describe("deploy outage model", () => {
+  const config = parseAuraConfig(readStackConfig("dev"), "dev");
+  const input = {
+    storage: "efs" as const,
+    containers: config.containers,
+    deregistrationDelay: 10,
+    targetGroup: { healthyThreshold: 2, interval: 10 },
+  };
+
+  it("adds up the one-writer deploy's terms from the program's settings: 81 s by default", () => {
+    const outage = deployOutage({
+      ...input,
+      deployment: { desiredCount: 1, minimumHealthyPercent: 0, maximumPercent: 100 },
+    });
+    assert.deepEqual(
+      outage.terms.map((term) => [term.name, term.seconds]),
+      [
+        ["deregistration", 10],
+        ["old task stop", 6],
+        ["provisioning", 10],
+        ["image pull", 17],
+        ["databases HEALTHY", 16],
+        ["gateway start", 2],
+        ["ALB admits", 20],
+      ],
+    );
+    assert.equal(outage.seconds, 81);
+    assert.ok(outage.seconds <= 90);
+  });
+
+  it("follows the databases' interval and the image sizes", () => {
+    const slower = parseAuraConfig(
+      { ...readStackConfig("dev"), "aura:databases": '{"interval": 30, "startPeriod": 240}' },
+      "dev",
+    );
+    const outage = deployOutage({
+      ...input,
+      containers: slower.containers,
+      deployment: { desiredCount: 1, minimumHealthyPercent: 0, maximumPercent: 100 },
+      imageMegabytes: { databases: 600, "api-gateway": 173, "service-desk-host": 173 },
+    });
+    // 946 MB at 40 MB/s; ready at 15 s is seen at the first 30 s probe.
+    assert.equal(outage.seconds, 10 + 6 + 10 + 24 + 30 + 2 + 20);
+  });
+
+  it("is 0 s when ECS keeps a task serving (minimum healthy 100 %, maximum 200 %)", () => {
+    const deployment = { desiredCount: 2, minimumHealthyPercent: 100, maximumPercent: 200 };
+    const outage = deployOutage({ ...input, storage: "managed", deployment });
+    assert.deepEqual(outage, { seconds: 0, terms: [], keptServing: 2 });
+    assert.equal(
+      describeDeployOutage(outage, deployment),
+      "deploy: expected outage per deploy 0 s (maximum 200 %, minimum healthy 100 %: 2 task(s) keep serving while the new one starts)",
     );
   });
 });

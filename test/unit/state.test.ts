@@ -104,6 +104,9 @@ describe("state that cannot be lost by accident", function () {
     const orderedOnly = [
       // the secret's value, without which the task fails ResourceInitializationError
       `${CREDENTIALS}$aws:secretsmanager/secretVersion:SecretVersion::aura-credentials-secret-version`,
+      // the deployment alarms the service names, so ECS can watch them from the first deploy
+      `${SERVICE}$aura:monitoring:DeploymentAlarms$aws:cloudwatch/metricAlarm:MetricAlarm::aura-deployment-alarms-target-5xx`,
+      `${SERVICE}$aura:monitoring:DeploymentAlarms$aws:cloudwatch/metricAlarm:MetricAlarm::aura-deployment-alarms-unhealthy-target`,
       // mounting EFS: mount targets, file system policy, NFS both ways
       `${STORAGE}$aws:efs/fileSystemPolicy:FileSystemPolicy::aura-storage-policy`,
       `${STORAGE}$aws:efs/mountTarget:MountTarget::aura-storage-mount-0`,
