@@ -64,7 +64,41 @@ export interface ContainerConfig {
   readonly stopTimeout: number;
   /** Seconds dependents wait for this container to reach their condition (Fargate 2-120); unset: no limit. */
   readonly startTimeout?: number;
+  /** Whether ECS restarts the container in place when it exits (`restartPolicy`). */
+  readonly restartPolicy: RestartPolicy;
 }
+
+/** ECS's container `restartPolicy`, as the stack sets it. */
+export interface RestartPolicy {
+  readonly enabled: boolean;
+  /** Exit codes that end the container for good (the task then stops if it is essential). */
+  readonly ignoredExitCodes: readonly number[];
+  /** Seconds the container must have run before an exit is restarted (ECS: 60-1800). */
+  readonly restartAttemptPeriod: number;
+}
+
+/** ECS's limits for `restartPolicy` (RegisterTaskDefinition `ContainerRestartPolicy`). */
+export const RESTART_ATTEMPT_PERIOD_RANGE = { min: 60, max: 1800 } as const;
+export const MAX_IGNORED_EXIT_CODES = 50;
+
+/**
+ * The default restart policies. The apps restart in place: an app that crashes after it has run
+ * for a minute is restarted inside the running task, so the task, and the databases in it, keep
+ * running instead of being replaced (their start, HEALTHY and the ALB's admission take about a
+ * minute and a half). 60 s is ECS's minimum period and still far above the apps' start of about
+ * 2 s: an app that exits sooner than that after (re)starting is broken, is not restarted, and
+ * stops the task, which the circuit breaker counts. No exit code is ignored: a server that exits,
+ * even with 0, has stopped serving (ECS does not restart containers of a task it is stopping).
+ * The databases do not: supervisord (PID 1) already restarts each server in place, so the
+ * container exits only when supervisord itself fails or is OOM-killed, which a restart in the
+ * same task would not cure and which must stay visible as a stopped task (the alerts see task
+ * stops, not in-place restarts).
+ */
+export const DEFAULT_RESTART_POLICY: Readonly<Record<ContainerName, RestartPolicy>> = {
+  databases: { enabled: false, ignoredExitCodes: [], restartAttemptPeriod: 300 },
+  "api-gateway": { enabled: true, ignoredExitCodes: [], restartAttemptPeriod: 60 },
+  "service-desk-host": { enabled: true, ignoredExitCodes: [], restartAttemptPeriod: 60 },
+};
 
 export interface AuraConfig {
   readonly stack: string;
@@ -137,6 +171,9 @@ export const CONTAINER_KEYS = [
   "startPeriod",
   "stopTimeout",
   "startTimeout",
+  "restartEnabled",
+  "restartIgnoredExitCodes",
+  "restartAttemptPeriod",
 ] as const;
 
 /** The default stop timeouts: the databases get Fargate's maximum to flush and shut down cleanly. */
@@ -377,7 +414,66 @@ function readContainer(reader: Reader, name: ContainerName, problems: string[]):
       image = settings.image;
     }
   }
-  return { image, healthCheck, stopTimeout, startTimeout };
+  return {
+    image,
+    healthCheck,
+    stopTimeout,
+    startTimeout,
+    restartPolicy: readRestartPolicy(settings, name, problems),
+  };
+}
+
+/** `restartEnabled`, `restartIgnoredExitCodes` and `restartAttemptPeriod` of `aura:<name>`. */
+function readRestartPolicy(
+  settings: Record<string, unknown>,
+  name: ContainerName,
+  problems: string[],
+): RestartPolicy {
+  const key = `aura:${name}`;
+  const defaults = DEFAULT_RESTART_POLICY[name];
+  let enabled = defaults.enabled;
+  if (settings.restartEnabled !== undefined) {
+    if (typeof settings.restartEnabled !== "boolean") {
+      problems.push(
+        `${key}.restartEnabled = ${JSON.stringify(settings.restartEnabled)} is not allowed: choose true or false`,
+      );
+    } else {
+      enabled = settings.restartEnabled;
+    }
+  }
+  let restartAttemptPeriod = defaults.restartAttemptPeriod;
+  const period = settings.restartAttemptPeriod;
+  if (period !== undefined) {
+    const { min, max } = RESTART_ATTEMPT_PERIOD_RANGE;
+    if (typeof period !== "number" || !Number.isInteger(period) || period < min || period > max) {
+      problems.push(
+        `${key}.restartAttemptPeriod = ${JSON.stringify(period)} is out of range: ECS allows ${min}-${max} seconds (whole numbers)`,
+      );
+    } else {
+      restartAttemptPeriod = period;
+    }
+  }
+  let ignoredExitCodes = defaults.ignoredExitCodes;
+  const codes = settings.restartIgnoredExitCodes;
+  if (codes !== undefined) {
+    if (
+      !Array.isArray(codes) ||
+      codes.some(
+        (code) => typeof code !== "number" || !Number.isInteger(code) || code < 0 || code > 255,
+      )
+    ) {
+      problems.push(
+        `${key}.restartIgnoredExitCodes = ${JSON.stringify(codes)} must be a list of exit codes, whole numbers 0-255`,
+      );
+    } else if (codes.length > MAX_IGNORED_EXIT_CODES) {
+      problems.push(
+        `${key}.restartIgnoredExitCodes has ${codes.length} exit codes: ECS allows at most ${MAX_IGNORED_EXIT_CODES}`,
+      );
+    } else {
+      ignoredExitCodes = codes as number[];
+    }
+  }
+  return { enabled, ignoredExitCodes, restartAttemptPeriod };
 }
 
 function splitKey(fullKey: string): [string, string] {

@@ -102,6 +102,10 @@ export interface ContainerDefinition {
   linuxParameters?: { capabilities: { drop: string[] } };
   startTimeout?: number;
   stopTimeout: number;
+  /** In-place restarts; `{ enabled: false }` spells out that a container is never restarted. */
+  restartPolicy:
+    | { enabled: true; ignoredExitCodes: number[]; restartAttemptPeriod: number }
+    | { enabled: false };
   logConfiguration: {
     logDriver: "awslogs";
     options: Record<string, string>;
@@ -333,6 +337,7 @@ export function containerDefinition(
     environment: containerEnvironment(name, connection),
     healthCheck: { command: [...command], interval, timeout, retries, startPeriod },
     stopTimeout: settings.stopTimeout,
+    restartPolicy: containerRestartPolicy(settings),
     ...containerSecurity(name),
     mountPoints: containerMountPoints(name),
     logConfiguration: {
@@ -373,4 +378,14 @@ export function taskContainerDefinitions(
       connection,
     ),
   );
+}
+
+/** ECS's `restartPolicy` for a container's settings. */
+export function containerRestartPolicy(
+  settings: Pick<ContainerConfig, "restartPolicy">,
+): ContainerDefinition["restartPolicy"] {
+  const { enabled, ignoredExitCodes, restartAttemptPeriod } = settings.restartPolicy;
+  return enabled
+    ? { enabled: true, ignoredExitCodes: [...ignoredExitCodes], restartAttemptPeriod }
+    : { enabled: false };
 }

@@ -7,7 +7,7 @@
 import { spawnSync } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { APP_PORTS, ContainerName, TASK_LOCAL_HOST } from "../../lib/containers";
-import { DEFAULT_STOP_TIMEOUT, defaultHealthCheck } from "../../lib/config";
+import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_TIMEOUT, defaultHealthCheck } from "../../lib/config";
 import {
   ContainerDefinition,
   SECRET_VARIABLES,
@@ -51,6 +51,7 @@ export function definition(name: ContainerName): ContainerDefinition {
   const settings = {
     healthCheck: defaultHealthCheck(name),
     stopTimeout: DEFAULT_STOP_TIMEOUT[name],
+    restartPolicy: DEFAULT_RESTART_POLICY[name],
   };
   return containerDefinition(name, settings, IMAGES[name], {
     group: "/ecs/test",

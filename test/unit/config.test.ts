@@ -35,8 +35,14 @@ describe("stack configuration", () => {
       },
       stopTimeout: 120,
       startTimeout: undefined,
+      restartPolicy: { enabled: false, ignoredExitCodes: [], restartAttemptPeriod: 300 },
     });
     assert.equal(config.containers["service-desk-host"].stopTimeout, 30);
+    assert.deepEqual(config.containers["service-desk-host"].restartPolicy, {
+      enabled: true,
+      ignoredExitCodes: [],
+      restartAttemptPeriod: 60,
+    });
   });
 
   it("applies the defaults when only the region (and, in the default VPC, a public IP) is set", () => {
@@ -187,12 +193,12 @@ describe("stack configuration", () => {
     [
       "an unknown key under a structured value",
       { "aura:databases": '{"startperiod": 200}' },
-      "aura:databases.startperiod is not a known setting: allowed keys are image, command, interval, timeout, retries, startPeriod, stopTimeout, startTimeout",
+      "aura:databases.startperiod is not a known setting: allowed keys are image, command, interval, timeout, retries, startPeriod, stopTimeout, startTimeout, restartEnabled, restartIgnoredExitCodes, restartAttemptPeriod",
     ],
     [
       "a structured value that is not an object",
       { "aura:databases": "[1, 2]" },
-      'aura:databases = "[1, 2]" must be an object with keys image, command, interval, timeout, retries, startPeriod, stopTimeout, startTimeout',
+      'aura:databases = "[1, 2]" must be an object with keys image, command, interval, timeout, retries, startPeriod, stopTimeout, startTimeout, restartEnabled, restartIgnoredExitCodes, restartAttemptPeriod',
     ],
     [
       "an unknown aura key",

@@ -215,7 +215,7 @@ describe("local runner: command line", () => {
     assert.throws(() => parseArgs(["--replace=-1"]), /^Error: --replace=-1 must be a whole number/);
     assert.throws(
       () => parseOverride("api-gateway.colour=red"),
-      /^Error: --health "api-gateway.colour=red": colour is not a container setting: allowed keys are image, command, interval, timeout, retries, startPeriod, stopTimeout, startTimeout$/,
+      /^Error: --health "api-gateway.colour=red": colour is not a container setting: allowed keys are image, command, interval, timeout, retries, startPeriod, stopTimeout, startTimeout, restartEnabled, restartIgnoredExitCodes, restartAttemptPeriod$/,
     );
     assert.throws(() => parseArgs(["--frobnicate"]), /^Error: unknown option --frobnicate/);
   });

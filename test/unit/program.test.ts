@@ -181,6 +181,8 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         startPeriod: 240,
       },
       stopTimeout: 120,
+      // supervisord restarts each server in place; the container itself is not restarted.
+      restartPolicy: { enabled: false },
       // Root, so that supervisord can drop to each database's user; see containerSecurity.
       readonlyRootFilesystem: false,
       mountPoints: [
@@ -217,6 +219,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         startPeriod: 120,
       },
       stopTimeout: 30,
+      restartPolicy: { enabled: true, ignoredExitCodes: [], restartAttemptPeriod: 60 },
       user: "10000:10000",
       readonlyRootFilesystem: true,
       linuxParameters: { capabilities: { drop: ["ALL"] } },
@@ -256,6 +259,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         startPeriod: 120,
       },
       stopTimeout: 30,
+      restartPolicy: { enabled: true, ignoredExitCodes: [], restartAttemptPeriod: 60 },
       user: "10000:10000",
       readonlyRootFilesystem: true,
       linuxParameters: { capabilities: { drop: ["ALL"] } },
