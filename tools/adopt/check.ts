@@ -86,7 +86,8 @@ async function repositoryFinding(twin: Twin, ecr: ECRClient): Promise<Finding> {
   const replacements: string[] = [];
   const encryption = repository.encryptionConfiguration?.encryptionType ?? "AES256";
   if (encryption !== "AES256") {
-    // ECR cannot change a repository's encryption: the provider replaces the repository.
+    // ECR cannot change a repository's encryption: the AWS provider marks aws_ecr_repository's
+    // encryption_configuration ForceNew (default AES256), so it would replace the repository.
     replacements.push(
       `its encryption is ${encryption}; the program's AES256 would replace the repository and delete its images`,
     );
