@@ -14,7 +14,10 @@ import {
 } from "./managedDatabases";
 import { NetworkConfig, networkProblems } from "./network";
 import {
+  HealthCheckNumbers,
   HealthCheckPolicy,
+  appProbeCommand,
+  databasesProbeCommand,
   defaultAppHealthCheck,
   defaultDatabasesHealthCheck,
   validateHealthCheck,
@@ -213,6 +216,20 @@ export function defaultHealthCheck(name: ContainerName): HealthCheckPolicy {
 }
 
 /**
+ * The command a container gets when the stack sets none: its check inside aura-probe, sized for
+ * the stack's numbers so that changing interval, timeout or retries keeps the hand fix's
+ * steady-state tolerance (lib/healthCheck.ts probeCommandFor).
+ */
+export function defaultHealthCheckCommand(
+  name: ContainerName,
+  numbers: HealthCheckNumbers,
+): string[] {
+  return name === "databases"
+    ? databasesProbeCommand(numbers)
+    : appProbeCommand(APP_PORTS[name], numbers);
+}
+
+/**
  * Reads and validates the stack's configuration. Throws a ConfigError listing every problem;
  * each names the key, the value given and what is allowed.
  */
@@ -371,7 +388,13 @@ function readContainer(reader: Reader, name: ContainerName, problems: string[]):
     return value;
   };
 
-  let command = defaults.command;
+  const numbers = {
+    interval: number("interval", defaults.interval)!,
+    timeout: number("timeout", defaults.timeout)!,
+    retries: number("retries", defaults.retries)!,
+    startPeriod: number("startPeriod", defaults.startPeriod)!,
+  };
+  let command = defaultHealthCheckCommand(name, numbers);
   if (settings.command !== undefined) {
     const given = settings.command;
     if (!Array.isArray(given) || given.some((part) => typeof part !== "string")) {
@@ -382,13 +405,7 @@ function readContainer(reader: Reader, name: ContainerName, problems: string[]):
       command = given as string[];
     }
   }
-  const healthCheck: HealthCheckPolicy = {
-    command,
-    interval: number("interval", defaults.interval)!,
-    timeout: number("timeout", defaults.timeout)!,
-    retries: number("retries", defaults.retries)!,
-    startPeriod: number("startPeriod", defaults.startPeriod)!,
-  };
+  const healthCheck: HealthCheckPolicy = { command, ...numbers };
   problems.push(...validateHealthCheck(healthCheck, key).map((problem) => problem.message));
 
   const stopTimeout = number("stopTimeout", DEFAULT_STOP_TIMEOUT[name])!;

@@ -35,12 +35,20 @@ export const DATA_DIRECTORIES = {
 /**
  * The executables each image declares for health checks (its `org.aura.tools` label holds the
  * same list). A health check may only call these: the original loop came from checks that
- * called curl and mongosh in images that had neither.
+ * called curl and mongosh in images that had neither. aura-probe (the probe with memory that
+ * wraps each default check, lib/healthCheck.ts PROBE_WITH_MEMORY) is in every image.
  */
 export const IMAGE_TOOLS: Readonly<Record<ContainerName, readonly string[]>> = {
-  databases: ["/usr/local/bin/aura-db-healthcheck", "pg_isready", "psql", "redis-cli", "mongosh"],
-  "api-gateway": ["python3"],
-  "service-desk-host": ["python3"],
+  databases: [
+    "/usr/local/bin/aura-probe",
+    "/usr/local/bin/aura-db-healthcheck",
+    "pg_isready",
+    "psql",
+    "redis-cli",
+    "mongosh",
+  ],
+  "api-gateway": ["/usr/local/bin/aura-probe", "python3"],
+  "service-desk-host": ["/usr/local/bin/aura-probe", "python3"],
 };
 
 /** The label, on the image and on the container definition, that declares `IMAGE_TOOLS`. */

@@ -30,15 +30,13 @@ export const ECS_HEALTH_CHECK_RANGES: Readonly<
 export const ECS_HEALTH_CHECK_DEFAULTS = { interval: 30, timeout: 5, retries: 3, startPeriod: 0 };
 
 /**
- * The interval of every default policy. It sets how fast a ready container is seen as HEALTHY
- * (at most one interval plus the probe), and every dependent waits for that. 16 s is the
- * smallest interval that keeps the hand fix's 15 s probe timeout strictly below it, so a slow
- * probe can never overlap the next one; ECS's default of 30 s nearly doubles the wait.
+ * The interval of every default policy: ECS's minimum. It decides how fast a ready container is
+ * seen HEALTHY (at the next probe, at most one interval later), and every dependent waits for
+ * that: the apps start only when the databases are HEALTHY. Tolerance does not come from a long
+ * interval any more but from the start period (first boot) and from `aura-probe`'s memory
+ * (steady state), so the interval can be as short as ECS allows.
  */
-export const DEFAULT_INTERVAL = 16;
-
-/** The probe timeout of every default policy: the hand fix's 15 s, which proved enough under load. */
-export const DEFAULT_TIMEOUT = 15;
+export const DEFAULT_INTERVAL = ECS_HEALTH_CHECK_RANGES.interval.min;
 
 /** The settings of the hand fix that ended the original restart loop: the floor for our defaults. */
 export const HAND_FIX = {
@@ -46,8 +44,91 @@ export const HAND_FIX = {
   app: { interval: 30, timeout: 15, retries: 3, startPeriod: 90 },
 } as const;
 
+/** Which floor applies to a container: the databases' or the apps'. */
+export type ContainerKind = keyof typeof HAND_FIX;
+
 /** The script baked into the databases image; it checks each database the image was built with. */
 export const DATABASES_HEALTH_CHECK_SCRIPT = "/usr/local/bin/aura-db-healthcheck";
+
+/**
+ * The probe with memory baked into every image (containers/databases/rootfs/usr/local/bin/
+ * aura-probe, copied unchanged into each app's context). It wraps the real check: after the check
+ * has passed once, it answers "healthy, degraded for N s" to failures until they have lasted
+ * `--window` seconds, then passes them on; before the first pass it passes every failure on at
+ * once (the start period covers a slow boot). It kills a check that runs longer than `--timeout`.
+ */
+export const PROBE_WITH_MEMORY = "/usr/local/bin/aura-probe";
+
+/**
+ * Seconds the probe's own `--timeout` must leave inside ECS's `timeout`: enough to start Python,
+ * kill the check's process group and write its state on a loaded 0.25 vCPU task. A check killed
+ * by ECS instead would count as a failure whatever the window says.
+ */
+export const PROBE_TIMEOUT_MARGIN = 2;
+
+/** What `aura-probe` adds to a health check: its degraded window and its own check timeout. */
+export interface ProbeMemory {
+  /** Seconds of failures, after a pass, that are still answered healthy (degraded). */
+  readonly window: number;
+  /** Seconds after which the wrapped check is killed and counted as failed. */
+  readonly timeout: number;
+  /** The wrapped check, as exec words. */
+  readonly check: readonly string[];
+}
+
+/** `["CMD", aura-probe, --window, W, --timeout, T, --, ...check]`. */
+export function probeWithMemory(
+  check: readonly string[],
+  memory: Omit<ProbeMemory, "check">,
+): string[] {
+  return [
+    "CMD",
+    PROBE_WITH_MEMORY,
+    "--window",
+    String(memory.window),
+    "--timeout",
+    String(memory.timeout),
+    "--",
+    ...check,
+  ];
+}
+
+/**
+ * The probe's settings when `command` runs `aura-probe` (exec form), undefined when it does not;
+ * a string naming what is wrong when it runs it with flags it does not take.
+ */
+export function probeMemoryOf(command: readonly string[]): ProbeMemory | string | undefined {
+  const [kind, program, ...args] = command;
+  if (kind !== "CMD" || typeof program !== "string" || !program.endsWith("/aura-probe")) {
+    return undefined;
+  }
+  const flags = new Map<string, string>();
+  let i = 0;
+  while (i < args.length && args[i] !== "--") {
+    const [flag, value] = [args[i], args[i + 1]];
+    if (!["--window", "--timeout", "--state"].includes(flag) || value === undefined) {
+      return `passes ${JSON.stringify(flag)} to aura-probe, which takes --window, --timeout and --state`;
+    }
+    flags.set(flag, value);
+    i += 2;
+  }
+  const check = args.slice(i + 1);
+  if (i >= args.length || check.length === 0) {
+    return `runs aura-probe with no check after "--"`;
+  }
+  const seconds = (flag: string, min: number) => {
+    const value = flags.get(flag);
+    return value !== undefined && /^\d+$/.test(value) && Number(value) >= min
+      ? Number(value)
+      : undefined;
+  };
+  const window = seconds("--window", 0);
+  const timeout = seconds("--timeout", 1);
+  if (window === undefined || timeout === undefined) {
+    return `runs aura-probe without whole-second --window (0 or more) and --timeout (1 or more)`;
+  }
+  return { window, timeout, check };
+}
 
 /** Runs the databases image's own check: PostgreSQL, Redis and MongoDB each answer a real query. */
 export function databasesHealthCheckCommand(): string[] {
@@ -68,30 +149,120 @@ export function appHealthCheckCommand(port: number, path = "/health"): string[] 
   ];
 }
 
-/**
- * Databases: three servers boot and initialise in one container. The start period is raised
- * from the hand fix's 180 s to 240 s so that, with the shorter interval, the earliest UNHEALTHY
- * (304 s) still comes later than the hand fix's (300 s): never less tolerant of a slow first boot.
- */
-export function defaultDatabasesHealthCheck(): HealthCheckPolicy {
+/** What a container must tolerate, in seconds: the hand fix's tolerance in each phase. */
+export interface ToleranceFloors {
+  /** Earliest UNHEALTHY after the container starts, every probe failing. */
+  readonly firstBoot: number;
+  /** A HEALTHY container whose check starts failing at once: UNHEALTHY no sooner than this. */
+  readonly steadyFailingFast: number;
+  /** A HEALTHY container whose check starts hanging: UNHEALTHY no sooner than this. */
+  readonly steadyHanging: number;
+}
+
+/** The floors for `kind`: what the hand fix tolerated (databases 300/150/225 s, apps 150/90/135 s). */
+export function toleranceFloors(kind: ContainerKind): ToleranceFloors {
+  const handFix = healthCheckTimeline(HAND_FIX[kind]);
   return {
-    command: databasesHealthCheckCommand(),
-    interval: DEFAULT_INTERVAL,
-    timeout: DEFAULT_TIMEOUT,
-    retries: 5,
-    startPeriod: 240,
+    firstBoot: handFix.earliestUnhealthy,
+    steadyFailingFast: handFix.steadyFailingFast,
+    steadyHanging: handFix.steadyHanging,
   };
 }
 
-/** Apps: same reasoning; 120 s keeps the earliest UNHEALTHY (160 s) above the hand fix's 150 s. */
-export function defaultAppHealthCheck(port: number): HealthCheckPolicy {
+/**
+ * The smallest degraded window that, with these ECS numbers, meets both steady-state floors:
+ * failing fast the container is UNHEALTHY after window + retries x interval, hanging after
+ * window + retries x (interval + probe timeout) (see healthCheckTimeline).
+ */
+export function degradedWindowFor(
+  floors: ToleranceFloors,
+  policy: { readonly interval: number; readonly retries: number; readonly probeTimeout: number },
+): number {
+  const { interval, retries, probeTimeout } = policy;
+  return Math.max(
+    0,
+    floors.steadyFailingFast - retries * interval,
+    floors.steadyHanging - retries * (interval + probeTimeout),
+  );
+}
+
+/** The numbers a default command is sized for. */
+export type HealthCheckNumbers = Pick<HealthCheckPolicy, "interval" | "timeout" | "retries">;
+
+/**
+ * ECS's timeout and aura-probe's own. Databases: the probe kills the check after 16 s, because
+ * the script's own timeouts add up to 14 s (psql 4, redis-cli 4, mongosh 6) and a slow check that
+ * would still pass must not be cut short; ECS's timeout is 20 s to keep the probe's margin. Apps:
+ * the probe kills the check after 12 s (urllib's own timeout is 10 s), inside the hand fix's 15 s.
+ */
+export const DEFAULT_TIMEOUTS: Readonly<Record<ContainerKind, { ecs: number; probe: number }>> = {
+  databases: { ecs: 20, probe: 16 },
+  app: { ecs: 15, probe: 12 },
+};
+
+/**
+ * `check` wrapped in aura-probe, sized for `numbers`: the probe's timeout is the default one or,
+ * under a shorter ECS timeout, that timeout minus the margin; its window is the smallest that
+ * meets both steady-state floors of `kind` with these numbers (0 when ECS's retries alone do).
+ * A stack that changes the numbers without setting `command` keeps the floors this way.
+ */
+export function probeCommandFor(
+  kind: ContainerKind,
+  check: readonly string[],
+  numbers: HealthCheckNumbers,
+): string[] {
+  const probeTimeout = Math.max(
+    1,
+    Math.min(DEFAULT_TIMEOUTS[kind].probe, numbers.timeout - PROBE_TIMEOUT_MARGIN),
+  );
+  const window = degradedWindowFor(toleranceFloors(kind), { ...numbers, probeTimeout });
+  return probeWithMemory(check, { window, timeout: probeTimeout });
+}
+
+/** The databases' default command for `numbers`: their image's script inside aura-probe. */
+export function databasesProbeCommand(numbers: HealthCheckNumbers): string[] {
+  return probeCommandFor("databases", databasesHealthCheckCommand().slice(1), numbers);
+}
+
+/** An app's default command for `numbers`: the urllib probe of its port inside aura-probe. */
+export function appProbeCommand(port: number, numbers: HealthCheckNumbers): string[] {
+  return probeCommandFor("app", appHealthCheckCommand(port).slice(1), numbers);
+}
+
+/**
+ * A default policy: ECS's minimum interval, the hand fix's retries, the start period that puts
+ * the earliest UNHEALTHY exactly on the first-boot floor ((startPeriod / interval + retries - 1)
+ * x interval), and the command sized for those numbers.
+ */
+function defaultNumbers(kind: ContainerKind): Omit<HealthCheckPolicy, "command"> {
+  const interval = DEFAULT_INTERVAL;
+  const { retries } = HAND_FIX[kind];
   return {
-    command: appHealthCheckCommand(port),
-    interval: DEFAULT_INTERVAL,
-    timeout: DEFAULT_TIMEOUT,
-    retries: 3,
-    startPeriod: 120,
+    interval,
+    timeout: DEFAULT_TIMEOUTS[kind].ecs,
+    retries,
+    startPeriod: toleranceFloors(kind).firstBoot - (retries - 1) * interval,
   };
+}
+
+/**
+ * Databases: interval 5 s, start period 280 s, retries 5: UNHEALTHY at the earliest 300 s after
+ * start, as with the hand fix. Window 125 s: failing fast, UNHEALTHY after 125 + 5 x 5 = 150 s;
+ * hanging, after 125 + 5 x (5 + 16) = 230 s.
+ */
+export function defaultDatabasesHealthCheck(): HealthCheckPolicy {
+  const numbers = defaultNumbers("databases");
+  return { command: databasesProbeCommand(numbers), ...numbers };
+}
+
+/**
+ * Apps: interval 5 s, start period 140 s, retries 3: UNHEALTHY at the earliest 150 s after
+ * start. Window 84 s: hanging, UNHEALTHY after 84 + 3 x (5 + 12) = 135 s; failing fast, after
+ * 84 + 3 x 5 = 99 s.
+ */
+export function defaultAppHealthCheck(port: number): HealthCheckPolicy {
+  const numbers = defaultNumbers("app");
+  return { command: appProbeCommand(port, numbers), ...numbers };
 }
 
 /** One rule a policy breaks, with the field it is about. */
@@ -119,18 +290,28 @@ export function validateHealthCheck(policy: HealthCheckPolicy, key: string): Hea
       });
     }
   }
-  if (
-    Number.isInteger(policy.timeout) &&
-    Number.isInteger(policy.interval) &&
-    policy.timeout >= policy.interval
-  ) {
-    problems.push({
-      field: "timeout",
-      value: policy.timeout,
-      message: `${key}.timeout = ${policy.timeout} must be less than ${key}.interval = ${policy.interval}: a probe may not run into the next one`,
-    });
-  }
+  // No "timeout < interval" rule: ECS has none, and Docker starts each probe one interval
+  // after the previous one ended (moby daemon/health.go: "interval between probe runs (from the
+  // end of the first to the start of the second)"), so probes never overlap whatever the timeout.
   problems.push(...validateCommand(policy.command, key));
+  if (problems.some((problem) => problem.field === "command")) return problems;
+  const memory = probeMemoryOf(policy.command);
+  if (typeof memory === "object" && Number.isInteger(policy.timeout)) {
+    const limit = policy.timeout - PROBE_TIMEOUT_MARGIN;
+    if (limit < 1) {
+      problems.push({
+        field: "timeout",
+        value: policy.timeout,
+        message: `${key}.timeout = ${policy.timeout} leaves aura-probe no time for its check: it kills the check ${PROBE_TIMEOUT_MARGIN} s before ECS's timeout, so the timeout must be at least ${PROBE_TIMEOUT_MARGIN + 1} seconds`,
+      });
+    } else if (memory.timeout > limit) {
+      problems.push({
+        field: "timeout",
+        value: policy.timeout,
+        message: `${key}.command runs aura-probe --timeout ${memory.timeout}, which must be at most ${key}.timeout - ${PROBE_TIMEOUT_MARGIN} = ${limit} s: the probe has to kill a hanging check before ECS's timeout does, or ECS counts the hang as a failure whatever the degraded window says`,
+      });
+    }
+  }
   return problems;
 }
 
@@ -155,42 +336,75 @@ function validateCommand(command: readonly string[], key: string): HealthCheckPr
   if (/\blocalhost\b/.test(rest.join(" "))) {
     return problem(`uses "localhost": use 127.0.0.1, which is where the task's containers listen`);
   }
+  const memory = probeMemoryOf(command);
+  if (typeof memory === "string") {
+    return problem(
+      `${memory}: use ["CMD", "${PROBE_WITH_MEMORY}", "--window", "<s>", "--timeout", "<s>", "--", <check>...]`,
+    );
+  }
   return [];
 }
 
-/** What a policy means in time, in seconds from the container's start. */
+/** What a policy means in time, in seconds from the container's start or from its last pass. */
 export interface HealthCheckTimeline {
   /** When the first probe runs (one interval after start). */
   readonly firstProbeAt: number;
   /**
-   * The longest wait between the process being ready and the container being HEALTHY:
-   * one interval plus one probe at its timeout.
+   * The longest a probe runs: aura-probe's own timeout when the command uses it (it kills the
+   * check then), else ECS's timeout.
    */
-  readonly healthyWithinAfterReady: number;
+  readonly probeLimit: number;
   /**
-   * The earliest UNHEALTHY when every probe fails at once: (k0 + retries - 1) x interval with
-   * k0 = max(1, ceil(startPeriod / interval)). It is also the boot budget: a process ready just
-   * before that last probe still turns HEALTHY.
+   * Detection latency: the longest a process that is ready waits for the probe that sees it
+   * HEALTHY, as long as probes fail fast while it starts: the next one is at most one interval
+   * away (its own run, well under a second for a passing check, comes on top).
+   */
+  readonly detectionLatency: number;
+  /** The same when the probe running at the moment it became ready hung: plus `probeLimit`. */
+  readonly detectionLatencyWorst: number;
+  /**
+   * First-boot tolerance: the earliest UNHEALTHY after start when every probe fails at once,
+   * (k0 + retries - 1) x interval with k0 = max(1, ceil(startPeriod / interval)). It is also the
+   * boot budget: a process ready just before that last probe still turns HEALTHY.
    */
   readonly earliestUnhealthy: number;
-  /** How long a container that was HEALTHY keeps that status after it stops answering. */
-  readonly unhealthyAfterHang: number;
+  /** The degraded window of aura-probe, 0 without it. */
+  readonly degradedWindow: number;
+  /**
+   * Steady state, failing fast: a HEALTHY container whose check starts failing at once is
+   * UNHEALTHY no sooner than this after its last pass: window + retries x interval. Without the
+   * probe, retries x interval. With it, the first failed probe starts the window at least one
+   * interval after the last pass; the probe that starts once the window is over is the first
+   * one answered as a failure, and ECS needs `retries` of those.
+   */
+  readonly steadyFailingFast: number;
+  /** Steady state, hanging: window + retries x (interval + probeLimit); every probe runs to its limit. */
+  readonly steadyHanging: number;
 }
 
 /**
- * The timeline Docker's cadence (which ECS follows) gives `policy`: probes `interval` apart,
- * failures inside `startPeriod` not counted, one success at any time making it HEALTHY.
+ * The timeline Docker's cadence (which ECS follows) gives `policy`: probes `interval` apart
+ * (from the end of one to the start of the next), failures inside `startPeriod` not counted
+ * while the container has never been healthy, one success at any time making it HEALTHY. The
+ * steady-state figures are lower bounds: every probe's own run time only adds to them.
  */
 export function healthCheckTimeline(
-  policy: Omit<HealthCheckPolicy, "command">,
+  policy: Omit<HealthCheckPolicy, "command"> & { readonly command?: readonly string[] },
 ): HealthCheckTimeline {
   const { interval, timeout, retries, startPeriod } = policy;
+  const memory = policy.command === undefined ? undefined : probeMemoryOf(policy.command);
+  const probe = typeof memory === "object" ? memory : undefined;
+  const probeLimit = probe?.timeout ?? timeout;
+  const degradedWindow = probe?.window ?? 0;
   const firstCountedProbe = Math.max(1, Math.ceil(startPeriod / interval));
-  const earliestUnhealthy = (firstCountedProbe + retries - 1) * interval;
   return {
     firstProbeAt: interval,
-    healthyWithinAfterReady: interval + timeout,
-    earliestUnhealthy,
-    unhealthyAfterHang: retries * (interval + timeout),
+    probeLimit,
+    detectionLatency: interval,
+    detectionLatencyWorst: interval + probeLimit,
+    earliestUnhealthy: (firstCountedProbe + retries - 1) * interval,
+    degradedWindow,
+    steadyFailingFast: degradedWindow + retries * interval,
+    steadyHanging: degradedWindow + retries * (interval + probeLimit),
   };
 }

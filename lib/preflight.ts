@@ -6,10 +6,12 @@
 import { AuraConfig, StorageMode } from "./config";
 import { CONTAINER_NAMES, ContainerName } from "./containers";
 import {
-  HAND_FIX,
+  DEFAULT_INTERVAL,
   HealthCheckPolicy,
   HealthCheckTimeline,
+  ToleranceFloors,
   healthCheckTimeline,
+  toleranceFloors,
 } from "./healthCheck";
 import {
   DeploymentSettings,
@@ -150,24 +152,63 @@ function containerFindings(
     });
   }
 
-  const handFix = name === "databases" ? HAND_FIX.databases : HAND_FIX.app;
-  const handFixBudget = healthCheckTimeline(handFix).earliestUnhealthy;
-  if (timeline.earliestUnhealthy < handFixBudget) {
-    findings.push({
-      severity: "warning",
-      rule: "below-hand-fix",
-      container: name,
-      message: `${name} tolerates ${timeline.earliestUnhealthy} s before UNHEALTHY, less than the ${handFixBudget} s of the hand fix that ended the original loop.`,
-    });
-  }
+  findings.push(...floorFindings(name, healthCheck.command, timeline));
 
-  if (healthCheck.interval >= 30) {
+  if (healthCheck.interval > SLOW_DETECTION_INTERVAL) {
     findings.push({
       severity: "warning",
       rule: "slow-detection",
       container: name,
-      message: `${key}.interval = ${healthCheck.interval}: a ready ${name} may wait up to ${timeline.healthyWithinAfterReady} s to be seen HEALTHY, and everything that depends on it waits too.`,
+      message: `${key}.interval = ${healthCheck.interval}: a ready ${name} may wait ${timeline.detectionLatency} s for the probe that sees it HEALTHY (${timeline.detectionLatencyWorst} s if a probe hangs), and everything that depends on it waits too. ${DEFAULT_INTERVAL} s, ECS's minimum, is the default; aura-probe's window gives the tolerance instead.`,
     });
+  }
+  return findings;
+}
+
+/**
+ * An interval above this is flagged: twice ECS's minimum, the default. Every second of interval
+ * is a second each dependent may wait.
+ */
+export const SLOW_DETECTION_INTERVAL = 2 * DEFAULT_INTERVAL;
+
+/** The hand fix's floors that apply to `name`. */
+export function floorsFor(name: ContainerName): ToleranceFloors {
+  return toleranceFloors(name === "databases" ? "databases" : "app");
+}
+
+/** A warning for each phase in which `name` tolerates less than the hand fix did. */
+function floorFindings(
+  name: ContainerName,
+  command: readonly string[],
+  timeline: HealthCheckTimeline,
+): Finding[] {
+  const findings: Finding[] = [];
+  const key = `aura:${name}`;
+  const floors = floorsFor(name);
+  const wrapped =
+    timeline.degradedWindow > 0 || command.some((part) => part.endsWith("/aura-probe"));
+  const window = wrapped
+    ? `the --window of aura-probe in ${key}.command`
+    : `a degraded window (wrap ${key}.command's check in aura-probe, see the README)`;
+  const warn = (rule: string, message: string) =>
+    findings.push({ severity: "warning", rule, container: name, message });
+  if (timeline.earliestUnhealthy < floors.firstBoot) {
+    warn(
+      "first-boot-floor",
+      `${name} can be UNHEALTHY ${timeline.earliestUnhealthy} s after start, less than the ${floors.firstBoot} s of the hand fix that ended the original loop: a slow first boot it survived would loop. Raise ${key}.startPeriod or ${key}.retries.`,
+    );
+  }
+  if (timeline.steadyFailingFast < floors.steadyFailingFast) {
+    warn(
+      "steady-failing-fast-floor",
+      `${name} is UNHEALTHY ${timeline.steadyFailingFast} s after its last pass when its check starts failing, less than the hand fix's ${floors.steadyFailingFast} s: a crash recovery or a network stall it rode out would replace the task. Raise ${window}, ${key}.retries or ${key}.interval.`,
+    );
+  }
+  if (timeline.steadyHanging < floors.steadyHanging) {
+    warn(
+      "steady-hanging-floor",
+      `${name} is UNHEALTHY ${timeline.steadyHanging} s after its last pass when its check starts hanging, less than the hand fix's ${floors.steadyHanging} s: a stalled disk or network it rode out would replace the task. Raise ${window}, ${key}.retries, ${key}.interval or ${wrapped ? `aura-probe's --timeout in ${key}.command` : `${key}.timeout`}.`,
+    );
   }
   return findings;
 }
@@ -239,17 +280,31 @@ function serviceFindings(service: ServiceTiming, gateway: ContainerSchedule): Fi
   return findings;
 }
 
-/** The report as lines for the preview log. */
+/** The report as lines for the preview log: per container its start, then its tolerance in each phase. */
 export function describePreflight(report: PreflightReport, service: ServiceTiming): string[] {
-  const lines = report.schedule.map(
-    ({ container, timeline, startsAt, healthyAt, healthyAtLatest }) => {
-      const start =
-        startsAt[1] === 0
-          ? "starts with the task"
-          : `starts when its dependencies are HEALTHY (${startsAt[0]}-${startsAt[1]} s)`;
-      return `${container}: ${start}; HEALTHY within ${timeline.healthyWithinAfterReady} s of being ready (expected at ${healthyAt} s, at the latest ${healthyAtLatest} s); earliest UNHEALTHY ${timeline.earliestUnhealthy} s after its start`;
-    },
-  );
+  const lines: string[] = [];
+  for (const { container, timeline, startsAt, healthyAt, healthyAtLatest } of report.schedule) {
+    const floors = floorsFor(container);
+    const start =
+      startsAt[1] === 0
+        ? "starts with the task"
+        : `starts when its dependencies are HEALTHY (${startsAt[0]}-${startsAt[1]} s)`;
+    const degraded =
+      timeline.degradedWindow > 0
+        ? `; aura-probe answers the first ${timeline.degradedWindow} s of failures "healthy, degraded"`
+        : "";
+    lines.push(
+      `${container}: ${start}; expected HEALTHY at ${healthyAt} s, at the latest ${healthyAtLatest} s`,
+      `${container} first boot: UNHEALTHY at the earliest ${timeline.earliestUnhealthy} s after start (hand fix ${floors.firstBoot} s)`,
+      `${container} steady state: UNHEALTHY ${timeline.steadyFailingFast} s after its last pass when the check fails fast (hand fix ${floors.steadyFailingFast} s), ${timeline.steadyHanging} s when it hangs (hand fix ${floors.steadyHanging} s)${degraded}`,
+      `${container} detection: HEALTHY within ${timeline.detectionLatency} s of being ready (${timeline.detectionLatencyWorst} s if a probe hangs just then)`,
+    );
+  }
+  if (report.schedule.some(({ timeline }) => timeline.degradedWindow > 0)) {
+    lines.push(
+      `aura-probe: after one pass a failing check is answered "healthy, degraded" for its window, then ECS's retries count; before the first pass every failure counts at once and the start period covers the boot. So the interval can be ECS's minimum (fast HEALTHY) while each phase tolerates at least what the hand fix did.`,
+    );
+  }
   lines.push(`service: health-check grace period ${service.healthCheckGracePeriodSeconds} s`);
   return [...lines, ...report.findings.map((finding) => `${finding.severity}: ${finding.message}`)];
 }

@@ -180,7 +180,8 @@ export function shellLinePrograms(line: string): string[] {
 
 /**
  * The programs an ECS health-check command runs: for `CMD` its first argument (and, for
- * `sh -c`, the programs of that line); for `CMD-SHELL` every program of its shell line.
+ * `sh -c`, the programs of that line; for aura-probe, the programs of the check it wraps after
+ * `--`); for `CMD-SHELL` every program of its shell line.
  * Empty when the command has another shape (the settings policy reports that).
  */
 export function healthCheckPrograms(command: readonly string[]): string[] {
@@ -191,6 +192,10 @@ export function healthCheckPrograms(command: readonly string[]): string[] {
   const programs = [program];
   if (SHELLS.has(basename(program)) && args[0] === "-c" && args[1] !== undefined) {
     programs.push(...shellLinePrograms(args[1]));
+  }
+  const wrapped = args.indexOf("--");
+  if (basename(program) === "aura-probe" && wrapped >= 0) {
+    programs.push(...healthCheckPrograms(["CMD", ...args.slice(wrapped + 1)]));
   }
   return [...new Set(programs)];
 }

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import os from "node:os";
 import { DATABASE_NAME, DATABASE_PORTS, DATABASE_USER } from "../../lib/containers";
-import { DATABASES_HEALTH_CHECK_SCRIPT } from "../../lib/healthCheck";
+import { DATABASES_HEALTH_CHECK_SCRIPT, PROBE_WITH_MEMORY } from "../../lib/healthCheck";
 import {
   CONTAINERS,
   SECRETS,
@@ -15,9 +15,9 @@ import {
   definition,
   docker,
   dockerResult,
-  healthCheckExecArgs,
   logs,
   runHealthCheck,
+  wrappedCheckExecArgs,
 } from "./harness";
 
 const db = CONTAINERS.databases;
@@ -37,17 +37,23 @@ function connects(host: string, port: number): Promise<boolean> {
 }
 
 describe("databases container", () => {
-  it("uses the script of lib/healthCheck.ts as its task health check", () => {
+  it("uses the script of lib/healthCheck.ts, inside aura-probe, as its task health check", () => {
     assert.deepEqual(definition("databases").healthCheck.command, [
       "CMD",
+      PROBE_WITH_MEMORY,
+      "--window",
+      "125",
+      "--timeout",
+      "16",
+      "--",
       DATABASES_HEALTH_CHECK_SCRIPT,
     ]);
-    assert.deepEqual(healthCheckExecArgs("databases"), ["/usr/local/bin/aura-db-healthcheck"]);
+    assert.deepEqual(wrappedCheckExecArgs("databases"), ["/usr/local/bin/aura-db-healthcheck"]);
   });
 
   it("passes the task's exact health-check command, checking each database it was built with", () => {
     const result = runHealthCheck("databases");
-    assert.equal(result.stdout.trim(), okOutput);
+    assert.equal(result.stdout.trim(), `healthy: ${okOutput}`);
     assert.equal(result.status, 0);
   });
 
@@ -57,7 +63,7 @@ describe("databases container", () => {
       "--env",
       "POSTGRES_PASSWORD=wrong",
       db,
-      ...healthCheckExecArgs("databases"),
+      ...wrappedCheckExecArgs("databases"),
     );
     assert.equal(result.status, 1);
     const lines = result.stdout.trim().split("\n");
@@ -75,7 +81,7 @@ describe("databases container", () => {
       "--env",
       "REDIS_PASSWORD=wrong",
       db,
-      ...healthCheckExecArgs("databases"),
+      ...wrappedCheckExecArgs("databases"),
     );
     assert.equal(result.status, 1);
     const lines = result.stdout.trim().split("\n");

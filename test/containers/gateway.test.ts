@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { APP_PORTS } from "../../lib/containers";
-import { appHealthCheckCommand } from "../../lib/healthCheck";
+import { defaultAppHealthCheck } from "../../lib/healthCheck";
 import {
   CONTAINERS,
   GATEWAY_URL,
@@ -29,10 +29,10 @@ describe("api-gateway", () => {
   it("passes the task's exact health-check command", () => {
     assert.deepEqual(
       definition("api-gateway").healthCheck.command,
-      appHealthCheckCommand(APP_PORTS["api-gateway"]),
+      defaultAppHealthCheck(APP_PORTS["api-gateway"]).command,
     );
     const result = runHealthCheck("api-gateway");
-    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual([result.status, result.stdout.trim()], [0, "healthy:"], result.stderr);
   });
 
   it("GET /health answers liveness and GET /ready checks service-desk-host", async () => {

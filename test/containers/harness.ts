@@ -8,6 +8,7 @@ import { spawnSync } from "node:child_process";
 import { request as httpRequest } from "node:http";
 import { APP_PORTS, ContainerName, TASK_LOCAL_HOST } from "../../lib/containers";
 import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_TIMEOUT, defaultHealthCheck } from "../../lib/config";
+import { probeMemoryOf } from "../../lib/healthCheck";
 import {
   ContainerDefinition,
   SECRET_VARIABLES,
@@ -86,6 +87,13 @@ export function healthCheckExecArgs(name: ContainerName): string[] {
   return kind === "CMD-SHELL" ? ["sh", "-c", rest[0]] : rest;
 }
 
+/** The check aura-probe wraps in the task's command, as `docker exec` arguments: the image's own check. */
+export function wrappedCheckExecArgs(name: ContainerName): string[] {
+  const memory = probeMemoryOf(definition(name).healthCheck.command);
+  if (typeof memory !== "object") throw new Error(`${name}'s health check does not run aura-probe`);
+  return [...memory.check];
+}
+
 export function runHealthCheck(name: ContainerName, container = CONTAINERS[name]): Result {
   return dockerResult("exec", container, ...healthCheckExecArgs(name));
 }
@@ -138,7 +146,10 @@ export function stopContainer(name: ContainerName, container = CONTAINERS[name])
 export const sleep = (ms: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Polls the task's own health-check command until it passes, like ECS does. */
+/**
+ * Polls the task's own health-check command until it passes, like ECS does, but only a real
+ * pass: aura-probe's "healthy, degraded" answer keeps ECS's status HEALTHY while the check fails.
+ */
 export async function waitHealthy(
   name: ContainerName,
   timeoutMs: number,
@@ -159,7 +170,7 @@ export async function waitHealthy(
       );
     }
     last = runHealthCheck(name, container);
-    if (last.status === 0) return;
+    if (last.status === 0 && !last.stdout.startsWith("healthy, degraded")) return;
     await sleep(1000);
   }
   throw new Error(`${container} not healthy after ${timeoutMs} ms: ${last.stdout}${last.stderr}`);

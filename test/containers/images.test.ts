@@ -37,8 +37,8 @@ describe("images", () => {
       assert.equal(
         label(image, TOOLS_LABEL),
         WITH_MONGODB
-          ? "/usr/local/bin/aura-db-healthcheck,pg_isready,psql,redis-cli,mongosh"
-          : "/usr/local/bin/aura-db-healthcheck,pg_isready,psql,redis-cli",
+          ? "/usr/local/bin/aura-probe,/usr/local/bin/aura-db-healthcheck,pg_isready,psql,redis-cli,mongosh"
+          : "/usr/local/bin/aura-probe,/usr/local/bin/aura-db-healthcheck,pg_isready,psql,redis-cli",
       );
       assert.equal(label(image, TOOLS_LABEL), databasesTools.join(","));
     });
@@ -96,14 +96,15 @@ describe("images", () => {
     describe(app, () => {
       const image = IMAGES[app];
 
-      it(`labels ${TOOLS_LABEL} "python3" and has python3 but no curl`, () => {
+      it(`labels ${TOOLS_LABEL} aura-probe and python3, and has both but no curl`, () => {
         assert.equal(label(image, TOOLS_LABEL), IMAGE_TOOLS[app].join(","));
-        assert.equal(label(image, TOOLS_LABEL), "python3");
+        assert.equal(label(image, TOOLS_LABEL), "/usr/local/bin/aura-probe,python3");
         const tools = inImage(
           image,
-          "for tool in python3 curl wget; do command -v $tool; done; true",
+          "for tool in aura-probe python3 curl wget; do command -v $tool; done; true",
         );
-        assert.equal(tools.stdout, "/usr/bin/python3"); // and neither curl nor wget
+        // and neither curl nor wget
+        assert.equal(tools.stdout, "/usr/local/bin/aura-probe\n/usr/bin/python3");
       });
 
       it("runs as aura (uid/gid 10000) on a read-only root filesystem", () => {

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { APP_PORTS } from "../../lib/containers";
-import { appHealthCheckCommand } from "../../lib/healthCheck";
+import { defaultAppHealthCheck } from "../../lib/healthCheck";
 import {
   SERVICE_DESK_URL,
   WITH_MONGODB,
@@ -50,10 +50,10 @@ describe("service-desk-host", () => {
   it("passes the task's exact health-check command", () => {
     assert.deepEqual(
       definition("service-desk-host").healthCheck.command,
-      appHealthCheckCommand(APP_PORTS["service-desk-host"]),
+      defaultAppHealthCheck(APP_PORTS["service-desk-host"]).command,
     );
     const result = runHealthCheck("service-desk-host");
-    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual([result.status, result.stdout.trim()], [0, "healthy:"], result.stderr);
   });
 
   it("GET /health answers liveness", async () => {

@@ -10,7 +10,13 @@ import Docker from "dockerode";
 import * as fs from "fs";
 import * as os from "os";
 import * as path from "path";
-import { HAND_FIX } from "../../lib/healthCheck";
+import { APP_PORTS } from "../../lib/containers";
+import {
+  HAND_FIX,
+  appHealthCheckCommand,
+  databasesHealthCheckCommand,
+  healthCheckTimeline,
+} from "../../lib/healthCheck";
 import {
   ContainerOverrides,
   LOCAL_IMAGES,
@@ -48,11 +54,17 @@ const FAST: ContainerOverrides = {
   "service-desk-host": { interval: 5, timeout: 4, retries: 3, startPeriod: 60 },
 };
 
-/** The hand fix's timing (DESIGN.md): the same images and commands, only the numbers differ. */
+/**
+ * The hand fix's timing (DESIGN.md) on the same images: the same checks, without aura-probe
+ * (the hand fix had no memory), with its numbers.
+ */
 const HAND_FIX_OVERRIDES: ContainerOverrides = {
-  databases: { ...HAND_FIX.databases },
-  "api-gateway": { ...HAND_FIX.app },
-  "service-desk-host": { ...HAND_FIX.app },
+  databases: { ...HAND_FIX.databases, command: databasesHealthCheckCommand() },
+  "api-gateway": { ...HAND_FIX.app, command: appHealthCheckCommand(APP_PORTS["api-gateway"]) },
+  "service-desk-host": {
+    ...HAND_FIX.app,
+    command: appHealthCheckCommand(APP_PORTS["service-desk-host"]),
+  },
 };
 
 /** Removes containers and volumes a crashed earlier run of this runner left behind (by label). */
@@ -254,6 +266,14 @@ async function declareTests(): Promise<void> {
           timings.ratio! > 1,
           `hand fix ${handFix.allHealthyAt} ms vs ours ${ours.allHealthyAt} ms`,
         );
+        // Faster, and no less tolerant than the hand fix in any phase.
+        for (const name of Object.keys(timings.ours!.healthChecks)) {
+          const mine = timings.ours!.healthChecks[name].tolerance;
+          const theirs = timings.handFix!.healthChecks[name].tolerance;
+          assert.ok(mine.firstBoot >= theirs.firstBoot, `${name} first boot`);
+          assert.ok(mine.steadyFailingFast >= theirs.steadyFailingFast, `${name} failing fast`);
+          assert.ok(mine.steadyHanging >= theirs.steadyHanging, `${name} hanging`);
+        }
       });
     });
 
@@ -312,9 +332,10 @@ async function declareTests(): Promise<void> {
 
     describe("a databases container slower than its startTimeout", () => {
       it("the apps never start (exit 143, the agent's dependency error) and the task stops: 'Essential container in task exited'", async () => {
-        // The default check probes first at 16 s; startTimeout 10 s runs out before any probe can pass.
+        // The default check probes first at 5 s; startTimeout 2 s (Fargate's minimum) runs out
+        // before any probe can pass.
         await waitForFreePorts();
-        const result = await start("start-timeout", { databases: { startTimeout: 10 } }).done;
+        const result = await start("start-timeout", { databases: { startTimeout: 2 } }).done;
         console.log(formatSummary(result));
         assert.equal(result.stoppedReason, STOPPED_REASONS.essentialContainerExited);
         const byName = new Map(result.containers.map((c) => [c.name, c]));
@@ -336,7 +357,7 @@ async function declareTests(): Promise<void> {
           (e) => e.type === "container" && e.exitCode === 143,
         )!.at;
         assert.ok(
-          failedAt - databases.startedAt! >= 10_000 && failedAt - databases.startedAt! < 11_000,
+          failedAt - databases.startedAt! >= 2_000 && failedAt - databases.startedAt! < 3_000,
         );
       });
     });
@@ -380,13 +401,29 @@ interface Timings {
   ratio?: number;
 }
 
-/** The timing half of each container's health check, as the task ran it. */
+/** Each container's health check as the task ran it, and the tolerance it gives in each phase. */
 function policiesOf(overrides: ContainerOverrides) {
   const config = localConfig("dev", overrides);
   return Object.fromEntries(
     Object.entries(config.containers).map(([name, settings]) => {
-      const { interval, timeout, retries, startPeriod } = settings.healthCheck;
-      return [name, { interval, timeout, retries, startPeriod }];
+      const { command, interval, timeout, retries, startPeriod } = settings.healthCheck;
+      const timeline = healthCheckTimeline(settings.healthCheck);
+      return [
+        name,
+        {
+          command,
+          interval,
+          timeout,
+          retries,
+          startPeriod,
+          tolerance: {
+            firstBoot: timeline.earliestUnhealthy,
+            steadyFailingFast: timeline.steadyFailingFast,
+            steadyHanging: timeline.steadyHanging,
+            detectionLatency: timeline.detectionLatency,
+          },
+        },
+      ];
     }),
   );
 }

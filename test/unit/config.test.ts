@@ -27,11 +27,20 @@ describe("stack configuration", () => {
     assert.deepEqual(config.containers.databases, {
       image: undefined,
       healthCheck: {
-        command: ["CMD", "/usr/local/bin/aura-db-healthcheck"],
-        interval: 16,
-        timeout: 15,
+        command: [
+          "CMD",
+          "/usr/local/bin/aura-probe",
+          "--window",
+          "125",
+          "--timeout",
+          "16",
+          "--",
+          "/usr/local/bin/aura-db-healthcheck",
+        ],
+        interval: 5,
+        timeout: 20,
         retries: 5,
-        startPeriod: 240,
+        startPeriod: 280,
       },
       stopTimeout: 120,
       startTimeout: undefined,
@@ -64,7 +73,7 @@ describe("stack configuration", () => {
     });
   });
 
-  it("takes per-container overrides of every health-check number and a prebuilt image", () => {
+  it("takes per-container overrides of every health-check number and a prebuilt image, and sizes aura-probe for them", () => {
     const image = `123456789012.dkr.ecr.us-east-2.amazonaws.com/aura-api-gateway@sha256:${"a".repeat(64)}`;
     const config = parseAuraConfig(
       {
@@ -82,9 +91,17 @@ describe("stack configuration", () => {
       "dev",
     );
     assert.equal(config.containers["api-gateway"].image, image);
+    // The probe's timeout leaves 2 s inside ECS's 10 s; its window keeps the apps' floors with
+    // these numbers: max(90 - 4 x 20, 135 - 4 x (20 + 8)) = 23 s.
     assert.deepEqual(config.containers["api-gateway"].healthCheck, {
       command: [
         "CMD",
+        "/usr/local/bin/aura-probe",
+        "--window",
+        "23",
+        "--timeout",
+        "8",
+        "--",
         "python3",
         "-c",
         "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=10)",
@@ -132,8 +149,13 @@ describe("stack configuration", () => {
     ],
     [
       "an interval out of range",
-      { "aura:api-gateway": '{"interval": 3, "timeout": 2}' },
+      { "aura:api-gateway": '{"interval": 3}' },
       "aura:api-gateway.interval = 3 is out of range: ECS allows 5-300 seconds (whole numbers)",
+    ],
+    [
+      "a timeout too short for aura-probe",
+      { "aura:api-gateway": '{"timeout": 2}' },
+      "aura:api-gateway.timeout = 2 leaves aura-probe no time for its check: it kills the check 2 s before ECS's timeout, so the timeout must be at least 3 seconds",
     ],
     [
       "retries out of range",
@@ -146,9 +168,12 @@ describe("stack configuration", () => {
       "aura:databases.timeout = 90 is out of range: ECS allows 2-60 seconds (whole numbers)",
     ],
     [
-      "a timeout not below the interval",
-      { "aura:databases": '{"interval": 10}' },
-      "aura:databases.timeout = 15 must be less than aura:databases.interval = 10: a probe may not run into the next one",
+      "an aura-probe timeout that does not leave 2 s inside ECS's",
+      {
+        "aura:databases":
+          '{"timeout": 10, "command": ["CMD", "/usr/local/bin/aura-probe", "--window", "125", "--timeout", "9", "--", "/usr/local/bin/aura-db-healthcheck"]}',
+      },
+      "aura:databases.command runs aura-probe --timeout 9, which must be at most aura:databases.timeout - 2 = 8 s: the probe has to kill a hanging check before ECS's timeout does, or ECS counts the hang as a failure whatever the degraded window says",
     ],
     [
       "a health-check number that is not a number",

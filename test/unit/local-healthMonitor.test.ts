@@ -174,8 +174,8 @@ describe("local health monitor: cadence on a fake clock", () => {
     "short (tests)": { interval: 5, timeout: 2, retries: 1, startPeriod: 0, command: [] },
   };
   const expectedUnhealthy: Record<keyof typeof policies, number> = {
-    "default databases": 304_000,
-    "default app": 160_000,
+    "default databases": 300_000,
+    "default app": 150_000,
     "hand-fix databases": 300_000,
     "hand-fix app": 150_000,
     "short (tests)": 5_000,

@@ -6,8 +6,8 @@ import {
   unknownCheckingProxy,
 } from "@pulumi/policy";
 import { unknownValue } from "@pulumi/pulumi/runtime/rpc";
-import { parseAuraConfig } from "../../lib/config";
-import { CONTAINER_NAMES, ContainerName } from "../../lib/containers";
+import { defaultHealthCheck, parseAuraConfig } from "../../lib/config";
+import { CONTAINER_NAMES, ContainerName, IMAGE_TOOLS } from "../../lib/containers";
 import { taskContainerDefinitions } from "../../lib/taskDefinition";
 import {
   AuraResourcePolicy,
@@ -477,6 +477,41 @@ describe("health checks call declared tools", () => {
     }
   });
 
+  it("looks inside aura-probe: the check it wraps may only call declared tools too", () => {
+    const wrapped = [
+      "CMD",
+      "/usr/local/bin/aura-probe",
+      "--window",
+      "84",
+      "--timeout",
+      "12",
+      "--",
+      "curl",
+      "-f",
+      "http://127.0.0.1:8000/health",
+    ];
+    assert.deepEqual(
+      violations(
+        healthChecksCallDeclaredTools,
+        withCheck("api-gateway", wrapped, "/usr/local/bin/aura-probe,python3"),
+      ),
+      [
+        'api-gateway.healthCheck.command calls "curl", which the image does not declare: dockerLabels["org.aura.tools"] = "/usr/local/bin/aura-probe,python3"; call one of those (the check would fail forever and loop the task)',
+      ],
+    );
+  });
+
+  it("accepts every default command with the tools its image declares", () => {
+    for (const name of CONTAINER_NAMES) {
+      const args = withCheck(
+        name,
+        [...defaultHealthCheck(name).command],
+        IMAGE_TOOLS[name].join(","),
+      );
+      assert.deepEqual(violations(healthChecksCallDeclaredTools, args), [], name);
+    }
+  });
+
   it("reports a command that is neither CMD nor CMD-SHELL", () => {
     const args = withCheck("api-gateway", ["python3", "-c", "pass"], "python3");
     assert.deepEqual(violations(healthChecksCallDeclaredTools, args), [
@@ -507,6 +542,36 @@ describe("health-check programs (shell reading)", () => {
     ],
     [["CMD-SHELL", "echo '$(curl x)'"], []],
     [["HEALTH", "curl"], []],
+    [
+      [
+        "CMD",
+        "/usr/local/bin/aura-probe",
+        "--window",
+        "84",
+        "--timeout",
+        "12",
+        "--",
+        "python3",
+        "-c",
+        "pass",
+      ],
+      ["/usr/local/bin/aura-probe", "python3"],
+    ],
+    [
+      [
+        "CMD",
+        "/usr/local/bin/aura-probe",
+        "--window",
+        "9",
+        "--timeout",
+        "3",
+        "--",
+        "sh",
+        "-c",
+        "curl x",
+      ],
+      ["/usr/local/bin/aura-probe", "sh", "curl"],
+    ],
   ];
   for (const [command, programs] of cases) {
     it(`${JSON.stringify(command)} runs ${JSON.stringify(programs)}`, () => {
@@ -531,24 +596,46 @@ describe("health-check settings in range", () => {
       }),
     ]);
 
-  it("accepts the shipped databases policy", () => {
-    const args = withNumbers({ interval: 16, timeout: 15, retries: 5, startPeriod: 240 });
+  it("accepts the shipped databases policy, whose timeout is above its interval", () => {
+    const { command, ...numbers } = defaultHealthCheck("databases");
+    const args = taskDefinition([
+      container("databases", {
+        healthCheck: { command, ...numbers },
+        dockerLabels: { "org.aura.tools": IMAGE_TOOLS.databases.join(",") },
+      }),
+    ]);
+    assert.deepEqual(numbers, { interval: 5, timeout: 20, retries: 5, startPeriod: 280 });
     assert.deepEqual(violations(healthCheckSettingsInRange, args), []);
   });
 
-  it("reports numbers outside ECS's ranges and a timeout that is not below the interval", () => {
+  it("reports numbers outside ECS's ranges", () => {
     const args = withNumbers({ interval: 30, timeout: 30, retries: 11, startPeriod: 400 });
     assert.deepEqual(violations(healthCheckSettingsInRange, args), [
       "databases.healthCheck.retries = 11 is out of range: ECS allows 1-10 (whole numbers)",
       "databases.healthCheck.startPeriod = 400 is out of range: ECS allows 0-300 seconds (whole numbers)",
-      "databases.healthCheck.timeout = 30 must be less than databases.healthCheck.interval = 30: a probe may not run into the next one",
     ]);
   });
 
-  it("checks ECS's defaults for the numbers left out (timeout 5 against interval 5)", () => {
-    const args = withNumbers({ interval: 5 });
+  it("checks aura-probe's timeout against ECS's default timeout when it is left out (5 s)", () => {
+    const args = taskDefinition([
+      container("databases", {
+        healthCheck: {
+          command: [
+            "CMD",
+            "/usr/local/bin/aura-probe",
+            "--window",
+            "9",
+            "--timeout",
+            "4",
+            "--",
+            "true",
+          ],
+          interval: 5,
+        },
+      }),
+    ]);
     assert.deepEqual(violations(healthCheckSettingsInRange, args), [
-      "databases.healthCheck.timeout = 5 must be less than databases.healthCheck.interval = 5: a probe may not run into the next one",
+      "databases.healthCheck.command runs aura-probe --timeout 4, which must be at most databases.healthCheck.timeout - 2 = 3 s: the probe has to kill a hanging check before ECS's timeout does, or ECS counts the hang as a failure whatever the degraded window says",
     ]);
   });
 });

@@ -19,6 +19,17 @@ const SECRET_ARN = `arn:aws:secretsmanager:us-east-2:${ACCOUNT}:secret:aura-dev-
 const SECRET_SIGNATURE = "4dabf18193072939515e22adb298388d";
 const APP_PROBE = (port: number) =>
   `import urllib.request; urllib.request.urlopen('http://127.0.0.1:${port}/health', timeout=10)`;
+/** aura-probe around a check: its degraded window and its own timeout, then the check. */
+const WITH_MEMORY = (window: number, timeout: number, ...check: string[]) => [
+  "CMD",
+  "/usr/local/bin/aura-probe",
+  "--window",
+  String(window),
+  "--timeout",
+  String(timeout),
+  "--",
+  ...check,
+];
 
 /** Pulumi marks secret values in mock inputs with a signature key; returns the plain value. */
 function revealSecret(value: unknown): unknown {
@@ -174,11 +185,11 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         { name: "POSTGRES_USER", value: "aura_user" },
       ],
       healthCheck: {
-        command: ["CMD", "/usr/local/bin/aura-db-healthcheck"],
-        interval: 16,
-        timeout: 15,
+        command: WITH_MEMORY(125, 16, "/usr/local/bin/aura-db-healthcheck"),
+        interval: 5,
+        timeout: 20,
         retries: 5,
-        startPeriod: 240,
+        startPeriod: 280,
       },
       stopTimeout: 120,
       // supervisord restarts each server in place; the container itself is not restarted.
@@ -192,7 +203,8 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       ],
       logConfiguration: logs("databases"),
       dockerLabels: {
-        "org.aura.tools": "/usr/local/bin/aura-db-healthcheck,pg_isready,psql,redis-cli,mongosh",
+        "org.aura.tools":
+          "/usr/local/bin/aura-probe,/usr/local/bin/aura-db-healthcheck,pg_isready,psql,redis-cli,mongosh",
       },
       secrets: secretRefs("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"),
     });
@@ -212,11 +224,11 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         { name: "UPSTREAM_TIMEOUT_SECONDS", value: "10" },
       ],
       healthCheck: {
-        command: ["CMD", "python3", "-c", APP_PROBE(8000)],
-        interval: 16,
+        command: WITH_MEMORY(84, 12, "python3", "-c", APP_PROBE(8000)),
+        interval: 5,
         timeout: 15,
         retries: 3,
-        startPeriod: 120,
+        startPeriod: 140,
       },
       stopTimeout: 30,
       restartPolicy: { enabled: true, ignoredExitCodes: [], restartAttemptPeriod: 60 },
@@ -225,7 +237,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       linuxParameters: { capabilities: { drop: ["ALL"] } },
       mountPoints: [{ sourceVolume: "api-gateway-tmp", containerPath: "/tmp", readOnly: false }],
       logConfiguration: logs("api-gateway"),
-      dockerLabels: { "org.aura.tools": "python3" },
+      dockerLabels: { "org.aura.tools": "/usr/local/bin/aura-probe,python3" },
       dependsOn: [{ containerName: "databases", condition: "HEALTHY" }],
     });
   });
@@ -252,11 +264,11 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         { name: "REDIS_PORT", value: "6379" },
       ],
       healthCheck: {
-        command: ["CMD", "python3", "-c", APP_PROBE(8001)],
-        interval: 16,
+        command: WITH_MEMORY(84, 12, "python3", "-c", APP_PROBE(8001)),
+        interval: 5,
         timeout: 15,
         retries: 3,
-        startPeriod: 120,
+        startPeriod: 140,
       },
       stopTimeout: 30,
       restartPolicy: { enabled: true, ignoredExitCodes: [], restartAttemptPeriod: 60 },
@@ -267,7 +279,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         { sourceVolume: "service-desk-host-tmp", containerPath: "/tmp", readOnly: false },
       ],
       logConfiguration: logs("service-desk-host"),
-      dockerLabels: { "org.aura.tools": "python3" },
+      dockerLabels: { "org.aura.tools": "/usr/local/bin/aura-probe,python3" },
       secrets: secretRefs("POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"),
       dependsOn: [{ containerName: "databases", condition: "HEALTHY" }],
     });
@@ -364,8 +376,8 @@ describe("the Pulumi program (dev stack under mocks)", function () {
     // The program's rollout check decides, not the provider's steady-state wait.
     assert.equal(service.continueBeforeSteadyState, true);
     assert.equal(service.enableExecuteCommand, false);
-    // databases may take 304 s, then the gateway 160 s, then the ALB admits it in 2 x 10 s.
-    assert.equal(service.healthCheckGracePeriodSeconds, 304 + 160 + 20);
+    // databases may take 300 s, then the gateway 150 s, then the ALB admits it in 2 x 10 s.
+    assert.equal(service.healthCheckGracePeriodSeconds, 300 + 150 + 20);
     assert.deepEqual(service.loadBalancers, [
       {
         targetGroupArn: `arn:aws:elasticloadbalancing:us-east-2:${ACCOUNT}:targetgroup/aura-alb/abc`,
@@ -590,17 +602,18 @@ describe("the Pulumi program in other situations", function () {
     const [databases] = JSON.parse(
       run.one("aws:ecs/taskDefinition:TaskDefinition").inputs.containerDefinitions,
     );
+    // aura-probe resized for these numbers: window max(150 - 3 x 20, 225 - 3 x (20 + 16)) = 117 s.
     assert.deepEqual(databases.healthCheck, {
-      command: ["CMD", "/usr/local/bin/aura-db-healthcheck"],
+      command: WITH_MEMORY(117, 16, "/usr/local/bin/aura-db-healthcheck"),
       interval: 20,
-      timeout: 15,
+      timeout: 20,
       retries: 3,
       startPeriod: 300,
     });
-    // (15 + 3 - 1) x 20 = 340 s for the databases, then 160 s and 20 s as before.
+    // (15 + 3 - 1) x 20 = 340 s for the databases, then 150 s and 20 s as before.
     assert.equal(
       run.one("awsx:ecs:FargateService").inputs.healthCheckGracePeriodSeconds,
-      340 + 160 + 20,
+      340 + 150 + 20,
     );
   });
 
@@ -625,11 +638,21 @@ describe("the Pulumi program's preflight", function () {
   it("logs the task's timeline and its findings in every preview", async () => {
     const run = await runProgram({ preview: true });
     assert.deepEqual(run.infos, [
-      "preflight databases: starts with the task; HEALTHY within 31 s of being ready (expected at 64 s, at the latest 304 s); earliest UNHEALTHY 304 s after its start",
-      "preflight api-gateway: starts when its dependencies are HEALTHY (64-304 s); HEALTHY within 31 s of being ready (expected at 80 s, at the latest 464 s); earliest UNHEALTHY 160 s after its start",
-      "preflight service-desk-host: starts when its dependencies are HEALTHY (64-304 s); HEALTHY within 31 s of being ready (expected at 80 s, at the latest 464 s); earliest UNHEALTHY 160 s after its start",
-      "preflight service: health-check grace period 484 s",
-      "preflight info: databases has no startTimeout: api-gateway and service-desk-host wait while databases is starting; its own health check ends the wait at 304 s (UNHEALTHY stops the task).",
+      "preflight databases: starts with the task; expected HEALTHY at 60 s, at the latest 300 s",
+      "preflight databases first boot: UNHEALTHY at the earliest 300 s after start (hand fix 300 s)",
+      'preflight databases steady state: UNHEALTHY 150 s after its last pass when the check fails fast (hand fix 150 s), 230 s when it hangs (hand fix 225 s); aura-probe answers the first 125 s of failures "healthy, degraded"',
+      "preflight databases detection: HEALTHY within 5 s of being ready (21 s if a probe hangs just then)",
+      "preflight api-gateway: starts when its dependencies are HEALTHY (60-300 s); expected HEALTHY at 70 s, at the latest 450 s",
+      "preflight api-gateway first boot: UNHEALTHY at the earliest 150 s after start (hand fix 150 s)",
+      'preflight api-gateway steady state: UNHEALTHY 99 s after its last pass when the check fails fast (hand fix 90 s), 135 s when it hangs (hand fix 135 s); aura-probe answers the first 84 s of failures "healthy, degraded"',
+      "preflight api-gateway detection: HEALTHY within 5 s of being ready (17 s if a probe hangs just then)",
+      "preflight service-desk-host: starts when its dependencies are HEALTHY (60-300 s); expected HEALTHY at 75 s, at the latest 450 s",
+      "preflight service-desk-host first boot: UNHEALTHY at the earliest 150 s after start (hand fix 150 s)",
+      'preflight service-desk-host steady state: UNHEALTHY 99 s after its last pass when the check fails fast (hand fix 90 s), 135 s when it hangs (hand fix 135 s); aura-probe answers the first 84 s of failures "healthy, degraded"',
+      "preflight service-desk-host detection: HEALTHY within 5 s of being ready (17 s if a probe hangs just then)",
+      `preflight aura-probe: after one pass a failing check is answered "healthy, degraded" for its window, then ECS's retries count; before the first pass every failure counts at once and the start period covers the boot. So the interval can be ECS's minimum (fast HEALTHY) while each phase tolerates at least what the hand fix did.`,
+      "preflight service: health-check grace period 470 s",
+      "preflight info: databases has no startTimeout: api-gateway and service-desk-host wait while databases is starting; its own health check ends the wait at 300 s (UNHEALTHY stops the task).",
       "preflight deploy: expected outage per deploy 81 s (maximum 100 %, minimum healthy 0 %, one writer: the old task stops before the new one starts) = deregistration 10 s (in-flight requests finish; no other target could take new ones) + old task stop 6 s (apps, then the databases' clean shutdown) + provisioning 10 s (Fargate capacity and the task's ENI) + image pull 17 s (680 MB at 40 MB/s) + databases HEALTHY 16 s (ready in about 15 s, seen on the 16 s probe grid; the apps wait for it) + gateway start 2 s (the ALB probes the gateway itself, not its container health) + ALB admits 20 s (healthy threshold 2 x 10 s)",
       "preflight rollout: pulumi up waits up to 2235 s for the deployment to complete (3 failed tasks trip the circuit breaker, each at worst 705 s = launch 27 s + condemned at 558 s + stop 120 s; then the alarms' bake time 120 s)",
     ]);
@@ -642,7 +665,7 @@ describe("the Pulumi program's preflight", function () {
       overrides: { "aura:databases": JSON.stringify({ startTimeout: 120 }) },
     });
     assert.deepEqual(run.warnings, [
-      "preflight warning: aura:databases.startTimeout = 120 s cuts databases's boot budget of 304 s short: a slow boot stops the task at 120 s even though its health check would still wait.",
+      "preflight warning: aura:databases.startTimeout = 120 s cuts databases's boot budget of 300 s short: a slow boot stops the task at 120 s even though its health check would still wait.",
     ]);
   });
 
@@ -664,6 +687,6 @@ describe("the Pulumi program's preflight", function () {
 describe("config parsing used by the program", () => {
   it("gives the same typed config the program uses", () => {
     const config: AuraConfig = parseAuraConfig(readStackConfig("dev"), "dev");
-    assert.equal(config.containers["api-gateway"].healthCheck.command[3], APP_PROBE(8000));
+    assert.equal(config.containers["api-gateway"].healthCheck.command[9], APP_PROBE(8000));
   });
 });
