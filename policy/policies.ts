@@ -281,7 +281,7 @@ export const healthChecksCallDeclaredTools: AuraResourcePolicy = {
 export const healthCheckSettingsInRange: AuraResourcePolicy = {
   name: "aura-health-check-settings-in-range",
   description:
-    "Health-check interval, timeout, retries and startPeriod are inside ECS's ranges, and the timeout is shorter than the interval.",
+    "Health-check interval, timeout, retries and startPeriod are inside ECS's ranges, and aura-probe's own timeout stays inside ECS's.",
   enforcementLevel: "mandatory",
   validateResource: forEachContainer((container, _all, report) => {
     const healthCheck = healthCheckOf(container);
