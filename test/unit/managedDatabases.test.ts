@@ -335,8 +335,8 @@ describe("managed databases (dev stack, aura:storage managed, 3 tasks, under moc
         containerPort: 8000,
       },
     ]);
-    // No databases to wait for: the gateway's own budget and the ALB's 20 s.
-    assert.equal(service.healthCheckGracePeriodSeconds, 180);
+    // No databases to wait for: the gateway's own budget (150 s) and the ALB's 20 s.
+    assert.equal(service.healthCheckGracePeriodSeconds, 170);
   });
 
   it("sends CreateDBInstance, CreateDBParameterGroup and CreateDBSubnetGroup what RDS's API model accepts", () => {
@@ -666,7 +666,7 @@ describe("managed databases, as plain functions", () => {
   it("schedules only the apps with managed storage, both starting with the task", () => {
     const config = parse({ "aura:storage": "managed" });
     const grace = serviceGracePeriod(config.containers, "managed");
-    assert.equal(grace, 180);
+    assert.equal(grace, 170);
     const report = preflight(config, { healthCheckGracePeriodSeconds: grace });
     assert.deepEqual(
       report.schedule.map((entry) => [entry.container, entry.startsAt]),

@@ -576,8 +576,8 @@ describe("rollout budget", () => {
   const config = parseAuraConfig(readStackConfig("dev"), "dev");
 
   it("lets a hung probe take its full timeout: the latest UNHEALTHY of each default check", () => {
-    assert.equal(latestUnhealthyAt(config.containers.databases.healthCheck), 372);
-    assert.equal(latestUnhealthyAt(config.containers["api-gateway"].healthCheck), 186);
+    assert.equal(latestUnhealthyAt(config.containers.databases.healthCheck), 400);
+    assert.equal(latestUnhealthyAt(config.containers["api-gateway"].healthCheck), 200);
     // interval 5, timeout 2, no start period, 3 retries: probes end at 7, 14, 21 s.
     assert.equal(latestUnhealthyAt({ interval: 5, timeout: 2, retries: 3, startPeriod: 0 }), 21);
   });
@@ -592,14 +592,14 @@ describe("rollout budget", () => {
       launchSeconds: launchSeconds(),
       bakeSeconds: 120,
     });
-    // launch 10 + 680 MB / 40 MB/s; the gateway condemned at 372 + 186 s; stop 120 s.
+    // launch 10 + 680 MB / 40 MB/s; the gateway condemned at 400 + 200 s; stop 120 s.
     assert.deepEqual(budget, {
-      failedTaskSeconds: 27 + 558 + 120,
+      failedTaskSeconds: 27 + 600 + 120,
       threshold: 3,
       bakeSeconds: 120,
-      seconds: 3 * 705 + 120,
+      seconds: 3 * 747 + 120,
       launchSeconds: 27,
-      condemnedAt: 558,
+      condemnedAt: 600,
       stopSeconds: 120,
     });
     // More than the aws provider's 20-minute default wait, which would time out first.
@@ -626,7 +626,7 @@ describe("rollout verification in the program", function () {
   it("makes no AWS call in a preview and says when it will check", async () => {
     const run = await runProgram({ preview: true });
     assert.deepEqual(run.ecs, []);
-    assert.equal(run.outputs.rollout, "checked on pulumi up (budget 2235 s)");
+    assert.equal(run.outputs.rollout, "checked on pulumi up (budget 2361 s)");
   });
 
   it("on pulumi up reads the service and logs the rollout's progress", async () => {
@@ -637,7 +637,7 @@ describe("rollout verification in the program", function () {
     assert.deepEqual(
       run.infos.filter((line) => line.startsWith("rollout: ")),
       [
-        "rollout: watching aura-dev-service for aura-app-dev:1 (budget 2235 s)",
+        "rollout: watching aura-dev-service for aura-app-dev:1 (budget 2361 s)",
         "rollout: deployment ecs-svc/1000000000000000001 (aura-app-dev:1): COMPLETED, 0 failed task(s) of the 3 that trip the circuit breaker",
         "rollout: deployment ecs-svc/1000000000000000001 of aura-app-dev:1 COMPLETED after 0 s (1 of 1 task(s) running)",
       ],
@@ -654,7 +654,7 @@ describe("deploy outage model", () => {
     targetGroup: { healthyThreshold: 2, interval: 10 },
   };
 
-  it("adds up the one-writer deploy's terms from the program's settings: 81 s by default", () => {
+  it("adds up the one-writer deploy's terms from the program's settings: 80 s by default", () => {
     const outage = deployOutage({
       ...input,
       deployment: { desiredCount: 1, minimumHealthyPercent: 0, maximumPercent: 100 },
@@ -666,12 +666,12 @@ describe("deploy outage model", () => {
         ["old task stop", 6],
         ["provisioning", 10],
         ["image pull", 17],
-        ["databases HEALTHY", 16],
+        ["databases HEALTHY", 15],
         ["gateway start", 2],
         ["ALB admits", 20],
       ],
     );
-    assert.equal(outage.seconds, 81);
+    assert.equal(outage.seconds, 80);
     assert.ok(outage.seconds <= 90);
   });
 
