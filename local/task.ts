@@ -20,6 +20,7 @@ import {
 } from "./dependencies";
 import { HealthMonitor, HealthStatus, ProbeRecord } from "./healthMonitor";
 import { execProbe, lineSplitter } from "./docker";
+import { restartDecision } from "./restartPolicy";
 import { DockerVolume, LocalStorage, TASK_LABEL, dockerVolumes } from "./volumes";
 
 export { TASK_LABEL } from "./volumes";
@@ -71,6 +72,19 @@ export type TaskEvent =
       readonly status: ContainerPhase;
       readonly exitCode?: number;
       readonly reason?: string;
+      /** Why the restart policy did not restart it, in the agent's words (only with a policy). */
+      readonly notRestarted?: string;
+    }
+  | {
+      /** The restart policy restarted an exited container in place (same container, volumes, network). */
+      readonly type: "restart";
+      readonly at: number;
+      readonly container: string;
+      readonly exitCode: number;
+      /** 1 for the first restart of this container. */
+      readonly restartCount: number;
+      /** ms it ran since its start or last restart. */
+      readonly ranForMs: number;
     }
   | {
       readonly type: "health";
@@ -111,6 +125,8 @@ export interface ContainerSummary {
   readonly health?: HealthStatus;
   readonly exitCode?: number;
   readonly reason?: string;
+  /** How many times the restart policy restarted it in place. */
+  readonly restarts: number;
 }
 
 export interface TaskResult {
@@ -175,6 +191,11 @@ interface Runtime {
   monitor?: HealthMonitor;
   exited?: Promise<void>;
   logsDone?: Promise<void>;
+  restartCount: number;
+  /** ms since task start of the last restart in place. */
+  lastRestartAt?: number;
+  /** Settles when a restart in place has started the container again (or failed to). */
+  restarting?: Promise<void>;
 }
 
 /** Starts the task and returns at once; `done` settles when it has stopped. */
@@ -231,7 +252,11 @@ class TaskRunner {
   ) {
     this.taskId = options.taskId ?? randomBytes(4).toString("hex");
     this.docker = options.docker ?? new Docker();
-    this.runtimes = definitions.map((definition) => ({ definition, phase: "PENDING" }));
+    this.runtimes = definitions.map((definition) => ({
+      definition,
+      phase: "PENDING",
+      restartCount: 0,
+    }));
     this.byName = new Map(this.runtimes.map((runtime) => [runtime.definition.name, runtime]));
     const mountPoints = definitions.flatMap((definition) =>
       (definition.mountPoints ?? []).map((mountPoint) => ({
@@ -446,9 +471,13 @@ class TaskRunner {
       },
     });
     runtime.container = container;
-    // Attach before start so not a line of early output is lost.
+    await this.attachOutput(runtime, container);
+  }
+
+  /** Attaches to the container's output; before each start, so not a line of it is lost. */
+  private async attachOutput(runtime: Runtime, container: Docker.Container): Promise<void> {
     const stream = await container.attach({ stream: true, stdout: true, stderr: true });
-    const name = definition.name;
+    const name = runtime.definition.name;
     const out = lineSplitter((line) =>
       this.emit({ type: "log", at: this.at(), container: name, stream: "stdout", line }),
     );
@@ -487,6 +516,13 @@ class TaskRunner {
     runtime.startedAt = this.at();
     runtime.phase = "RUNNING";
     this.emit({ type: "container", at: runtime.startedAt, container: name, status: "RUNNING" });
+    this.watch(runtime, container);
+    this.wake?.();
+  }
+
+  /** Waits for the container's exit and runs its health check, from its (re)start on. */
+  private watch(runtime: Runtime, container: Docker.Container): void {
+    const { definition } = runtime;
     runtime.exited = container.wait().then(
       (status: { StatusCode: number }) => this.onExit(runtime, status.StatusCode),
       (error: unknown) => this.onExit(runtime, -1, errorMessage(error)),
@@ -499,9 +535,10 @@ class TaskRunner {
         onProbe: (record) => this.onProbe(runtime, record),
         onChange: (status, _at, record) => this.onHealth(runtime, status, record),
       });
-      runtime.monitor.start(this.startedAt.getTime() + runtime.startedAt);
+      runtime.monitor.start(
+        this.startedAt.getTime() + (runtime.lastRestartAt ?? runtime.startedAt!),
+      );
     }
-    this.wake?.();
   }
 
   private onProbe(runtime: Runtime, record: ProbeRecord): void {
@@ -539,6 +576,77 @@ class TaskRunner {
 
   private onExit(runtime: Runtime, exitCode: number, reason?: string): void {
     runtime.monitor?.stop();
+    const policy = runtime.definition.restartPolicy;
+    const ranForMs = this.at() - (runtime.lastRestartAt ?? runtime.startedAt ?? 0);
+    const decision = restartDecision(policy, {
+      exitCode: reason === undefined ? exitCode : undefined,
+      taskStopping: this.stopReason !== undefined,
+      ranForMs,
+    });
+    if (decision.restart) {
+      runtime.restarting = this.restartInPlace(runtime, exitCode, ranForMs);
+      return;
+    }
+    this.markStopped(runtime, exitCode, reason, policy?.enabled ? decision.reason : undefined);
+  }
+
+  /**
+   * The agent's restart: `docker start` on the same container, so it keeps its id, volumes and
+   * network namespace, and nothing else in the task is touched. Its health starts over (Docker
+   * resets it to starting); if the start fails, the container stops as it would have.
+   */
+  private async restartInPlace(
+    runtime: Runtime,
+    exitCode: number,
+    ranForMs: number,
+  ): Promise<void> {
+    const container = runtime.container!;
+    runtime.restartCount += 1;
+    runtime.lastRestartAt = this.at();
+    this.emit({
+      type: "restart",
+      at: runtime.lastRestartAt,
+      container: runtime.definition.name,
+      exitCode,
+      restartCount: runtime.restartCount,
+      ranForMs,
+    });
+    try {
+      await runtime.logsDone;
+      await this.attachOutput(runtime, container);
+      await container.start();
+    } catch (error) {
+      this.markStopped(runtime, exitCode, `CannotStartContainerError: ${errorMessage(error)}`);
+      return;
+    }
+    if (runtime.definition.healthCheck !== undefined) {
+      runtime.health = "UNKNOWN";
+      const at = this.at();
+      this.emit({
+        type: "health",
+        at,
+        container: runtime.definition.name,
+        status: "UNKNOWN",
+        sinceStart: at - (runtime.startedAt ?? 0),
+        output: `restarted in place after exit code ${exitCode}`,
+      });
+    }
+    this.emit({
+      type: "container",
+      at: this.at(),
+      container: runtime.definition.name,
+      status: "RUNNING",
+      reason: `restarted in place (restart ${runtime.restartCount}) after exit code ${exitCode}`,
+    });
+    this.watch(runtime, container);
+  }
+
+  private markStopped(
+    runtime: Runtime,
+    exitCode: number,
+    reason: string | undefined,
+    notRestarted?: string,
+  ): void {
     runtime.phase = "STOPPED";
     runtime.exitCode = exitCode;
     if (reason !== undefined) runtime.reason = reason;
@@ -549,6 +657,7 @@ class TaskRunner {
       status: "STOPPED",
       exitCode,
       ...(reason !== undefined ? { reason } : {}),
+      ...(notRestarted !== undefined ? { notRestarted } : {}),
     });
     if (runtime.definition.essential) this.requestStop(STOPPED_REASONS.essentialContainerExited);
     this.reportExitedUnhealthy(runtime, exitCode);
@@ -611,6 +720,7 @@ class TaskRunner {
   private async stopContainer(runtime: Runtime): Promise<void> {
     await runtime.created?.catch(() => {});
     await runtime.launching;
+    await runtime.restarting;
     if (runtime.phase === "PENDING") {
       // Never started: ECS shows it STOPPED without an exit code.
       runtime.phase = "STOPPED";
@@ -653,6 +763,7 @@ class TaskRunner {
         health: runtime.health,
         exitCode: runtime.exitCode,
         reason: runtime.reason,
+        restarts: runtime.restartCount,
       })),
       events: this.events,
     };

@@ -28,8 +28,12 @@ export function formatEvent(event: TaskEvent, verbose = false): string | undefin
     case "container": {
       const exit = event.exitCode !== undefined ? ` (exit ${event.exitCode})` : "";
       const reason = event.reason !== undefined ? `: ${event.reason}` : "";
-      return `${time} [${event.container}] ${event.status}${exit}${reason}`;
+      const kept =
+        event.notRestarted !== undefined ? ` (not restarted: ${event.notRestarted})` : "";
+      return `${time} [${event.container}] ${event.status}${exit}${reason}${kept}`;
     }
+    case "restart":
+      return `${time} [${event.container}] exited (exit ${event.exitCode}) after ${seconds(event.ranForMs)}: restarting in place (restart ${event.restartCount})`;
     case "health": {
       const detail =
         event.status === "UNHEALTHY" && event.output !== "" ? `: ${oneLine(event.output)}` : "";
