@@ -20,7 +20,7 @@ export function probeCommand(command: readonly string[]): string[] {
   );
 }
 
-/** The host PIDs of `pid` and every process below it, children first (Linux /proc). */
+/** The host PIDs of `pid` and every process below it, parents first (Linux /proc). */
 function processTree(pid: number): number[] {
   let entries: string[];
   try {
@@ -41,16 +41,17 @@ function processTree(pid: number): number[] {
   }
   const tree: number[] = [];
   const visit = (at: number) => {
-    for (const child of children.get(at) ?? []) visit(child);
     tree.push(at);
+    for (const child of children.get(at) ?? []) visit(child);
   };
   visit(pid);
   return tree;
 }
 
 /**
- * Kills a probe that ran past its timeout, as Docker's exec cancel does, and its children too so
- * that nothing it started keeps running. The Engine API has no call to kill an exec, so this
+ * Kills a probe that ran past its timeout, as Docker's exec cancel does (the exec's own process
+ * first, so a shell dies without reporting its child's death), then its children too so that
+ * nothing it started keeps running. The Engine API has no call to kill an exec, so this
  * signals the exec's host PID (ExecInspect.Pid): the runner must run on the engine's host, which
  * host networking requires anyway.
  */
