@@ -79,17 +79,6 @@ export interface MountPoint {
   readonly readOnly: boolean;
 }
 
-/**
- * ECS's container restart policy (`ContainerRestartPolicy`): restart an exited container in place,
- * inside the same task, unless it ran for less than `restartAttemptPeriod` (60-1800 s, default 300)
- * or exited with one of `ignoredExitCodes` (up to 50).
- */
-export interface RestartPolicy {
-  enabled: boolean;
-  ignoredExitCodes?: number[];
-  restartAttemptPeriod?: number;
-}
-
 /** The subset of ECS's `ContainerDefinition` this product uses, with ECS's field names. */
 export interface ContainerDefinition {
   name: string;

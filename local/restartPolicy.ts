@@ -6,10 +6,10 @@
  * last restart. Otherwise it stops as any container does, and an essential one stops the task
  * ("Essential container in task exited").
  */
-import type { RestartPolicy } from "../lib/taskDefinition";
+import type { ContainerDefinition } from "../lib/taskDefinition";
 
-/** ECS's default `restartAttemptPeriod`, in seconds. */
-export const DEFAULT_RESTART_ATTEMPT_PERIOD = 300;
+/** The definition's `restartPolicy`, as lib/taskDefinition.ts builds it from the stack. */
+export type RestartPolicy = ContainerDefinition["restartPolicy"];
 
 export type RestartDecision =
   { readonly restart: true } | { readonly restart: false; readonly reason: string };
@@ -32,11 +32,10 @@ export function restartDecision(
   }
   if (exit.taskStopping) return { restart: false, reason: "container's desired status is stopped" };
   if (exit.exitCode === undefined) return { restart: false, reason: "exit code is nil" };
-  if ((policy.ignoredExitCodes ?? []).includes(exit.exitCode)) {
+  if (policy.ignoredExitCodes.includes(exit.exitCode)) {
     return { restart: false, reason: `exit code ${exit.exitCode} should be ignored` };
   }
-  const period = policy.restartAttemptPeriod ?? DEFAULT_RESTART_ATTEMPT_PERIOD;
-  if (exit.ranForMs < period * 1000) {
+  if (exit.ranForMs < policy.restartAttemptPeriod * 1000) {
     return { restart: false, reason: "attempt reset period has not elapsed" };
   }
   return { restart: true };
