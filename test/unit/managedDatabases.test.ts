@@ -337,6 +337,13 @@ describe("managed databases (dev stack, aura:storage managed, 3 tasks, under moc
     ]);
     // No databases to wait for: the gateway's own budget (150 s) and the ALB's 20 s.
     assert.equal(service.healthCheckGracePeriodSeconds, 170);
+    // The preflight's outage model: the old tasks serve until the new ones pass the ALB.
+    assert.ok(
+      run.infos.includes(
+        "preflight deploy: expected outage per deploy 0 s (maximum 200 %, minimum healthy 100 %: 3 task(s) keep serving while the new one starts)",
+      ),
+      run.infos.join("\n"),
+    );
   });
 
   it("sends CreateDBInstance, CreateDBParameterGroup and CreateDBSubnetGroup what RDS's API model accepts", () => {
