@@ -12,6 +12,8 @@ import { preflight } from "../../lib/preflight";
 import { deploymentSettings, serviceGracePeriod } from "../../lib/service";
 import { readStackConfig } from "../../lib/stackFile";
 import { ContainerDefinition, taskVolumes } from "../../lib/taskDefinition";
+import { LOCAL_IMAGES, localDefinitions } from "../../local/definitions";
+import { standInDefinitions, standInStorage } from "../../local/endpoints";
 import { ApiModel, loadModel, validateShape } from "../awsModel";
 import { ProgramRun, RecordedResource, runProgram } from "../mocks";
 
@@ -540,22 +542,6 @@ describe("managed databases with Multi-AZ and other settings (under mocks)", fun
     );
     assert.equal(run.one("aws:docdb/cluster:Cluster").inputs.deletionProtection, false);
   });
-
-  it("keeps efs stacks at one task, 0 %/100 %, with no managed engine", async () => {
-    const run = await runProgram();
-    const service = run.one("awsx:ecs:FargateService").inputs;
-    assert.deepEqual(
-      [
-        service.desiredCount,
-        service.deploymentMinimumHealthyPercent,
-        service.deploymentMaximumPercent,
-      ],
-      [1, 0, 100],
-    );
-    assert.deepEqual(run.all("aws:rds/instance:Instance"), []);
-    assert.deepEqual(run.all("aws:elasticache/replicationGroup:ReplicationGroup"), []);
-    assert.deepEqual(run.all("aws:docdb/cluster:Cluster"), []);
-  });
 });
 
 describe("managed databases, as plain functions", () => {
@@ -722,5 +708,46 @@ describe("managed databases, as plain functions", () => {
     assert.equal(snapshotPrefix("dev"), "aura-dev");
     assert.equal(snapshotPrefix("Prod_EU.1"), "aura-prod-eu-1");
     assert.equal(snapshotPrefix("__"), "aura-stack");
+  });
+
+  it("runs locally as the managed task definition does: the apps alone, pointed at the stand-in", () => {
+    const config = parse({ "aura:storage": "managed" });
+    const apps = localDefinitions(config, LOCAL_IMAGES);
+    assert.deepEqual(
+      apps.map((d) => [d.name, d.dependsOn, d.image]),
+      [
+        ["api-gateway", undefined, "aura-api-gateway:local"],
+        ["service-desk-host", undefined, "aura-service-desk-host:local"],
+      ],
+    );
+    const desk = apps.find((d) => d.name === "service-desk-host")!;
+    assert.deepEqual(
+      desk.environment.filter((v) => /_(HOST|PORT|SSLMODE|TLS)$/.test(v.name)),
+      [
+        { name: "MONGO_HOST", value: "127.0.0.1" },
+        { name: "MONGO_PORT", value: "27017" },
+        { name: "MONGO_TLS", value: "false" },
+        { name: "POSTGRES_HOST", value: "127.0.0.1" },
+        { name: "POSTGRES_PORT", value: "5432" },
+        { name: "POSTGRES_SSLMODE", value: "disable" },
+        { name: "REDIS_HOST", value: "127.0.0.1" },
+        { name: "REDIS_PORT", value: "6379" },
+        { name: "REDIS_TLS", value: "false" },
+      ],
+    );
+    const [endpoint] = standInDefinitions(config, LOCAL_IMAGES.databases);
+    assert.equal(endpoint.name, "databases");
+    assert.equal(endpoint.image, "aura-databases:local");
+    assert.deepEqual(
+      endpoint.secrets?.map((secret) => secret.name),
+      ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"],
+    );
+    // The stand-in's files outlive the app tasks, as the engines' do.
+    assert.deepEqual(
+      standInStorage({ stack: "dev" })
+        .volumes.filter((v) => v.efsVolumeConfiguration !== undefined)
+        .map((v) => v.name),
+      ["postgres-data", "redis-data", "mongodb-data"],
+    );
   });
 });
