@@ -13,7 +13,7 @@ import {
 import { mockClient } from "aws-sdk-client-mock";
 import { parseAuraConfig } from "../../lib/config";
 import { deployOutage, describeDeployOutage, launchSeconds } from "../../lib/preflight";
-import { latestUnhealthyAt, rolloutBudget, RolloutTarget } from "../../lib/rollout";
+import { deployPlan, latestUnhealthyAt, rolloutBudget, RolloutTarget } from "../../lib/rollout";
 import {
   Clock,
   RolloutCallError,
@@ -698,5 +698,68 @@ describe("deploy outage model", () => {
       describeDeployOutage(outage, deployment),
       "deploy: expected outage per deploy 0 s (maximum 200 %, minimum healthy 100 %: 2 task(s) keep serving while the new one starts)",
     );
+  });
+});
+
+describe("a failed rollout fails pulumi up", function () {
+  this.timeout(20000);
+
+  it("rejects the rollout output with a ResourceError on the service, naming what ECS did", async () => {
+    const deployed = "arn:aws:ecs:us-east-2:123456789012:task-definition/aura-app-dev:1";
+    const rolledBack = service([
+      {
+        id: OLD,
+        status: "PRIMARY",
+        rolloutState: "IN_PROGRESS",
+        taskDefinition: "arn:aws:ecs:us-east-2:123456789012:task-definition/aura-app-dev:0",
+      },
+      {
+        id: NEW,
+        status: "ACTIVE",
+        rolloutState: "FAILED",
+        rolloutStateReason: "ECS deployment circuit breaker: tasks failed to start.",
+        failedTasks: 3,
+        taskDefinition: deployed,
+      },
+    ]);
+    await assert.rejects(
+      runProgram({
+        ecs: () => {
+          const client = new ECSClient({ region: "us-east-2" });
+          const stub = mockClient(client);
+          stub.on(DescribeServicesCommand).resolves({ services: [rolledBack] });
+          stub.on(ListTasksCommand).resolves({ taskArns: [] });
+          return { client, stub };
+        },
+      }),
+      (error: Error) => {
+        assert.equal(error.constructor.name, "ResourceError");
+        assert.equal(
+          error.message.split("\n")[0],
+          `Deployment ${NEW} of aura-app-dev:1 to service aura-dev-service did not complete: it FAILED after 3 failed task(s) (ECS deployment circuit breaker: tasks failed to start.). ECS rolled back to revision 0 (aura-app-dev:0, deployment ${OLD}): the service runs the previous release, not this one.`,
+        );
+        return true;
+      },
+    );
+  });
+});
+
+describe("deploy plan", () => {
+  it("for managed storage: no outage, and a budget without the databases container", () => {
+    const config = parseAuraConfig(
+      { ...readStackConfig("dev"), "aura:storage": "managed", "aura:desiredCount": "2" },
+      "dev",
+    );
+    const plan = deployPlan(config, serviceGracePeriod(config.containers, config.storage));
+    assert.deepEqual(plan.deployment, {
+      desiredCount: 2,
+      minimumHealthyPercent: 100,
+      maximumPercent: 200,
+    });
+    assert.deepEqual(plan.lines, [
+      "deploy: expected outage per deploy 0 s (maximum 200 %, minimum healthy 100 %: 2 task(s) keep serving while the new one starts)",
+      // launch 10 s + 346 MB of app images; the ALB's verdict (grace 180 s + 30 s) comes last.
+      "rollout: pulumi up waits up to 897 s for the deployment to complete (3 failed tasks trip the circuit breaker, each at worst 259 s = launch 19 s + condemned at 210 s + stop 30 s; then the alarms' bake time 120 s)",
+    ]);
   });
 });
