@@ -758,8 +758,8 @@ describe("deploy plan", () => {
     });
     assert.deepEqual(plan.lines, [
       "deploy: expected outage per deploy 0 s (maximum 200 %, minimum healthy 100 %: 2 task(s) keep serving while the new one starts)",
-      // launch 10 s + 346 MB of app images; the ALB's verdict (grace 180 s + 30 s) comes last.
-      "rollout: pulumi up waits up to 897 s for the deployment to complete (3 failed tasks trip the circuit breaker, each at worst 259 s = launch 19 s + condemned at 210 s + stop 30 s; then the alarms' bake time 120 s)",
+      // launch 10 s + 346 MB of app images; the ALB's verdict (grace 170 s + 30 s) comes last.
+      "rollout: pulumi up waits up to 867 s for the deployment to complete (3 failed tasks trip the circuit breaker, each at worst 249 s = launch 19 s + condemned at 200 s + stop 30 s; then the alarms' bake time 120 s)",
     ]);
   });
 });
