@@ -328,6 +328,12 @@ describe("managed databases (dev stack, aura:storage managed, 3 tasks, under moc
     assert.equal(service.deploymentMaximumPercent, 200);
     assert.deepEqual(service.deploymentCircuitBreaker, { enable: true, rollback: true });
     assert.deepEqual(service.deploymentController, { type: "ECS" });
+    // The deployment alarms roll a deploy back too, whatever the storage.
+    assert.deepEqual(service.alarms, {
+      alarmNames: ["aura-dev-target-5xx", "aura-dev-unhealthy-target"],
+      enable: true,
+      rollback: true,
+    });
     // Every task is registered in the ALB's one target group, which spreads requests over them.
     assert.deepEqual(service.loadBalancers, [
       {
