@@ -107,7 +107,8 @@ export function startDecision(
       condition !== "START" &&
       timeout !== undefined &&
       target.startedAt !== undefined &&
-      now - target.startedAt >= timeout * 1000
+      // The agent's hasDependencyTimedOut: time.Now().After(startedAt + startTimeout).
+      now - target.startedAt > timeout * 1000
     ) {
       return { action: "fail", reason: dependencyTimedOutReason(containerName, dependent.name) };
     }

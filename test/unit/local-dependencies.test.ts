@@ -71,7 +71,8 @@ describe("local dependencies: start decisions", () => {
       ["db", running],
       ["app", pending],
     ]);
-    assert.deepEqual(startDecision(app, defs, snapshots, 10_999), { action: "wait", on: ["db"] });
+    // At the deadline itself it still waits: the agent times out only strictly after it.
+    assert.deepEqual(startDecision(app, defs, snapshots, 11_000), { action: "wait", on: ["db"] });
   });
 
   it("fails with the agent's words once startTimeout has passed since the target started", () => {
@@ -79,7 +80,7 @@ describe("local dependencies: start decisions", () => {
       ["db", running],
       ["app", pending],
     ]);
-    assert.deepEqual(startDecision(app, defs, snapshots, 11_000), {
+    assert.deepEqual(startDecision(app, defs, snapshots, 11_001), {
       action: "fail",
       reason:
         "CannotStartContainerError: dependency graph: container ordering dependency [db] for target [app] has timed out.",
