@@ -18,6 +18,7 @@ import {
   deploymentSettings,
 } from "../lib/service";
 import { ManagedDatabases, ManagedEngine } from "./managedDatabases";
+import { shortTaskDefinition } from "../lib/rollout";
 import { Clock, RolloutCallError, RolloutFailedError, waitForRollout } from "../lib/rolloutCheck";
 import type { ECSClient } from "@aws-sdk/client-ecs";
 import { DeploymentAlarms } from "./deploymentAlarms";
@@ -125,7 +126,10 @@ export class AuraService extends pulumi.ComponentResource {
   public readonly storage?: DatabaseStorage;
   /** RDS, ElastiCache and DocumentDB; only with managed storage. */
   public readonly databases?: ManagedDatabases;
-  /** The rollout's outcome on `pulumi up` (a failed rollout fails the update instead). */
+  /**
+   * The task definition revision (`aura-app-<stack>:N`) whose deployment `pulumi up` saw
+   * COMPLETED; a failed rollout fails the update instead.
+   */
   public readonly rollout: pulumi.Output<string>;
   /** The alarms that fail and roll back a deployment of the service. */
   public readonly deploymentAlarms: DeploymentAlarms;
@@ -244,9 +248,9 @@ export class AuraService extends pulumi.ComponentResource {
   private verifyRollout(args: AuraServiceArgs): pulumi.Output<string> {
     const check = args.rolloutCheck;
     if (check === undefined) return pulumi.output("not checked");
-    if (pulumi.runtime.isDryRun()) {
-      return pulumi.output(`checked on pulumi up (budget ${check.budgetSeconds} s)`);
-    }
+    // The output is the revision that rolled out, the same in a preview as after the update
+    // that verified it, so a preview of an unchanged stack shows no change to it.
+    if (pulumi.runtime.isDryRun()) return this.taskDefinition.arn.apply(shortTaskDefinition);
     return pulumi
       .all([this.cluster.name, this.serviceName, this.taskDefinition.arn])
       .apply(async ([cluster, service, taskDefinitionArn]) => {
@@ -266,7 +270,7 @@ export class AuraService extends pulumi.ComponentResource {
               log: (line) => pulumi.log.info(line, this),
             },
           );
-          return result.summary;
+          return shortTaskDefinition(result.taskDefinitionArn);
         } catch (error) {
           if (error instanceof RolloutFailedError || error instanceof RolloutCallError) {
             // hideStack: the message is the whole story; a stack trace would bury it.

@@ -45,6 +45,8 @@ export interface RolloutCheckOptions {
 /** The outcome `pulumi up` reports; a failure is thrown as `RolloutFailedError`. */
 export interface RolloutResult {
   readonly deploymentId: string;
+  /** The watched task definition, which COMPLETED. */
+  readonly taskDefinitionArn: string;
   readonly summary: string;
 }
 
@@ -233,7 +235,11 @@ export async function waitForRollout(
     const verdict = judgeRollout(target, reading, options.stack);
     if (verdict.state === "completed") {
       options.log(`rollout: ${verdict.summary}`);
-      return { deploymentId: verdict.deployment.id ?? "", summary: verdict.summary };
+      return {
+        deploymentId: verdict.deployment.id ?? "",
+        taskDefinitionArn: target.taskDefinitionArn,
+        summary: verdict.summary,
+      };
     }
     if (verdict.state === "failed") throw new RolloutFailedError(verdict.message);
     await clock.sleep(pollMs);

@@ -208,6 +208,7 @@ describe("rollout verification: a completed rollout", () => {
     assert.equal(error, undefined);
     assert.deepEqual(result, {
       deploymentId: NEW,
+      taskDefinitionArn: taskDefinitionArn(8),
       summary: `deployment ${NEW} of aura-app-dev:8 COMPLETED after 20 s (1 of 1 task(s) running)`,
     });
     assert.deepEqual(log, [
@@ -623,10 +624,12 @@ describe("rollout budget", () => {
 describe("rollout verification in the program", function () {
   this.timeout(20000);
 
-  it("makes no AWS call in a preview and says when it will check", async () => {
+  it("makes no AWS call in a preview, whose rollout output equals the update's", async () => {
     const run = await runProgram({ preview: true });
     assert.deepEqual(run.ecs, []);
-    assert.equal(run.outputs.rollout, "checked on pulumi up (budget 2361 s)");
+    // The revision: a preview of the unchanged stack shows no change to the output.
+    assert.equal(run.outputs.rollout, "aura-app-dev:1");
+    assert.equal((await runProgram()).outputs.rollout, "aura-app-dev:1");
   });
 
   it("on pulumi up reads the service and logs the rollout's progress", async () => {
