@@ -309,7 +309,12 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
     CONTAINER_NAMES.map((name) => [name, readContainer(reader, name, problems)]),
   ) as Record<ContainerName, ContainerConfig>;
 
-  if (platform === "linux/arm64" && containers.databases.image === undefined) {
+  // With managed storage no databases image is built or run: the apps build for arm64 too.
+  if (
+    platform === "linux/arm64" &&
+    storage !== "managed" &&
+    containers.databases.image === undefined
+  ) {
     problems.push(arm64NeedsPrebuiltDatabases());
   }
 

@@ -649,6 +649,17 @@ describe("managed databases, as plain functions", () => {
     assert.equal(desiredCountProblem(9, "managed"), undefined);
   });
 
+  it("allows linux/arm64 with managed storage: no databases image is built", () => {
+    assert.equal(
+      parse({ "aura:storage": "managed", "aura:platform": "linux/arm64" }).platform,
+      "linux/arm64",
+    );
+    assert.match(
+      problemsOf({ "aura:platform": "linux/arm64" })[0],
+      /needs a prebuilt aura:databases.image/,
+    );
+  });
+
   it("deploys without outage only with managed databases", () => {
     assert.deepEqual(deploymentSettings("managed", 3), {
       desiredCount: 3,
