@@ -50,7 +50,13 @@ const redisDown = { detail: "redis is unavailable", database: "redis" };
 describe("outages", () => {
   it("heals a killed PostgreSQL (supervisord restarts it) after the apps answered 503 naming it", async function () {
     this.timeout(120_000);
-    const postmaster = docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/postmaster.pid");
+    const postmaster = docker(
+      "exec",
+      db,
+      "head",
+      "-n1",
+      "/var/lib/aura/postgres/data/postmaster.pid",
+    );
     // Freeze supervisord (from the host: PID 1 ignores SIGSTOP from inside its namespace) so
     // the outage lasts long enough to be observed, then let it do its job.
     const supervisord = Number(docker("inspect", "--format", "{{.State.Pid}}", db));
@@ -105,7 +111,7 @@ describe("outages", () => {
     );
     assert.match(logs(db), /exited: postgres \(terminated by SIGKILL; not expected\)/);
     assert.notEqual(
-      docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/postmaster.pid"),
+      docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/data/postmaster.pid"),
       postmaster,
     );
 
@@ -157,7 +163,7 @@ describe("outages", () => {
     const output = logs(db);
     assert.match(output, /received fast shutdown request/);
     assert.match(output, /database system is shut down/);
-    assert.match(output, /DB saved on disk/);
+    assert.match(output, /Calling fsync\(\) on the AOF file/);
     assert.match(output, /Redis is now ready to exit, bye bye/);
     assert.match(output, /stopped: postgres \(exit status 0\)/);
     assert.match(output, /stopped: redis \(exit status 0\)/);
@@ -205,6 +211,7 @@ describe("outages", () => {
     await waitHealthy("databases", 240_000);
     const output = logs(db);
     assert.match(output, /postgres: existing data in \/var\/lib\/aura\/postgres, not initialising/);
+    assert.match(output, /postgres: credentials applied \(role aura_user, database aura\)/);
     assert.match(output, /redis: existing data in \/var\/lib\/aura\/redis/);
     assert.equal(count(output, /initialising a new cluster|initialised \(/), 0);
 
