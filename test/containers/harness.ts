@@ -103,6 +103,12 @@ export interface RunOptions {
   readonly container?: string;
   /** Extra or overriding environment. */
   readonly env?: Readonly<Record<string, string>>;
+  /** The databases' data volume (default: the suite's DATA_VOLUME). */
+  readonly volume?: string;
+  /** The label cleanup finds the container by (default: TEST_LABEL). */
+  readonly label?: string;
+  /** More `docker run` arguments, before the image (e.g. `--volume` bind mounts). */
+  readonly dockerArgs?: readonly string[];
 }
 
 /** Starts `name` as ECS would: its definition's environment plus its secrets, on the host network. */
@@ -116,15 +122,15 @@ export function runContainer(name: ContainerName, options: RunOptions = {}): str
   Object.assign(env, options.env ?? {});
 
   const args = ["run", "--detach", "--name", options.container ?? CONTAINERS[name]];
-  args.push("--network", "host", "--label", TEST_LABEL);
+  args.push("--network", "host", "--label", options.label ?? TEST_LABEL);
   if (name === "databases") {
-    args.push("--volume", `${DATA_VOLUME}:/var/lib/aura`);
+    args.push("--volume", `${options.volume ?? DATA_VOLUME}:/var/lib/aura`);
   } else {
     // The apps must run on a read-only root filesystem, as their own user (no --user here).
     args.push("--read-only", "--tmpfs", "/tmp");
   }
   for (const [key, value] of Object.entries(env)) args.push("--env", `${key}=${value}`);
-  args.push(IMAGES[name]);
+  args.push(...(options.dockerArgs ?? []), IMAGES[name]);
   return docker(...args);
 }
 
