@@ -2,7 +2,7 @@ import { strict as assert } from "assert";
 import * as fs from "fs";
 import * as path from "path";
 import { CONTAINER_NAMES } from "../../lib/containers";
-import { DEFAULT_STOP_TIMEOUT, defaultHealthCheck } from "../../lib/config";
+import { DEFAULT_RESTART_POLICY, DEFAULT_STOP_TIMEOUT, defaultHealthCheck } from "../../lib/config";
 import { containerDefinition } from "../../lib/taskDefinition";
 
 const ROOT = path.join(__dirname, "..", "..");
@@ -16,7 +16,11 @@ describe("the databases entrypoint's test pause points", () => {
     for (const name of CONTAINER_NAMES) {
       const definition = containerDefinition(
         name,
-        { healthCheck: defaultHealthCheck(name), stopTimeout: DEFAULT_STOP_TIMEOUT[name] },
+        {
+          healthCheck: defaultHealthCheck(name),
+          stopTimeout: DEFAULT_STOP_TIMEOUT[name],
+          restartPolicy: DEFAULT_RESTART_POLICY[name],
+        },
         `example.com/${name}:1`,
         { group: "/ecs/test", region: "us-east-2" },
       );
