@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Alerts } from "./components/alerts";
+import { ApiKeys } from "./components/apiKeys";
 import { AuraContainer } from "./components/auraContainer";
 import { AuraService } from "./components/auraService";
 import { Credentials } from "./components/credentials";
@@ -38,6 +39,17 @@ const credentials = new Credentials("aura-credentials", {
 
 // With managed storage the task has no `databases` container: no image, no repository.
 const taskContainers = taskContainerNames(config.storage);
+const apiKeyStore = new ApiKeys("aura-api-keys", {
+  secretName: `aura-${config.stack}-api-keys`,
+  tags,
+});
+const containerSecrets = pulumi
+  .all([credentials.containerSecrets, apiKeyStore.containerSecret])
+  .apply(([databaseSecrets, apiKeysSecret]) => ({
+    ...databaseSecrets,
+    "api-gateway": [...(databaseSecrets["api-gateway"] ?? []), apiKeysSecret],
+  }));
+
 const containers = Object.fromEntries(
   taskContainers.map((name) => [
     name,
@@ -47,8 +59,9 @@ const containers = Object.fromEntries(
       repositoryName: names.repositories[name],
       logGroup: names.logGroup,
       region: config.region,
-      secrets: credentials.containerSecrets.apply((secrets) => [...(secrets[name] ?? [])]),
+      secrets: containerSecrets.apply((secrets) => [...(secrets[name] ?? [])]),
       storage: config.storage,
+      taskCpu: config.cpu,
       tags,
     }),
   ]),
@@ -64,7 +77,7 @@ const service = new AuraService("aura", {
   logRetentionDays: config.logRetentionDays,
   healthCheckGracePeriodSeconds,
   repositoryArns: taskContainers.flatMap((name) => containers[name]!.repository?.arn ?? []),
-  secretArns: [credentials.secret.arn],
+  secretArns: [credentials.secret.arn, apiKeyStore.secret.arn],
   network: config.network,
   storage: config.storage,
   desiredCount: config.desiredCount,
@@ -88,6 +101,7 @@ const service = new AuraService("aura", {
     threshold: plan.threshold,
     createEcs: () => ecsClients.create(config.region, awsProfile),
   },
+  https: config.https,
   tags,
 });
 
@@ -106,6 +120,10 @@ export const serviceName = service.serviceName;
 export const logGroupName = service.logGroup.name;
 /** Exported so that the engine waits for the rollout check, and fails the update with it. */
 export const rollout = service.rollout;
+/** Where the gateway's API keys live (read one with the aws CLI, see the README). */
+export const apiKeysSecretName = apiKeyStore.secret.name;
+/** The API keys themselves: `pulumi stack output apiKeys --show-secrets`. */
+export const apiKeys = apiKeyStore.keys;
 export const imageRefs = Object.fromEntries(
   taskContainers.map((name) => [name, containers[name]!.imageRef]),
 );

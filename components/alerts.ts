@@ -46,7 +46,6 @@ export class Alerts extends pulumi.ComponentResource {
       { name: `aura-${stack}-alerts`, tags: args.tags },
       { parent: this },
     );
-    this.allowPublishers(name);
     if (args.email !== undefined) {
       new aws.sns.TopicSubscription(
         `${name}-email`,
@@ -76,6 +75,7 @@ export class Alerts extends pulumi.ComponentResource {
       }),
     ];
     this.alarm = this.belowDesiredAlarm(name, args);
+    this.allowPublishers(name, this.rules, [this.alarm]);
     this.registerOutputs({ topicArn: this.topic.arn });
   }
 
@@ -87,26 +87,30 @@ export class Alerts extends pulumi.ComponentResource {
     return pulumi.interpolate`arn:${partition.partition}:ecs:${region.region}:${identity.accountId}:service/${args.clusterName}/${args.serviceName}`;
   }
 
-  /** EventBridge and CloudWatch alarms may publish to the topic; nobody else. */
-  private allowPublishers(name: string): void {
+  /**
+   * Only these rules and alarms may publish to the topic: every alarm or rule that targets the
+   * topic must be passed here, or SNS refuses its messages.
+   */
+  private allowPublishers(
+    name: string,
+    rules: readonly aws.cloudwatch.EventRule[],
+    alarms: readonly aws.cloudwatch.MetricAlarm[],
+  ): void {
+    const identity = aws.getCallerIdentityOutput({}, { parent: this });
     new aws.sns.TopicPolicy(
       `${name}-topic-policy`,
       {
         arn: this.topic.arn,
-        policy: this.topic.arn.apply((topicArn) =>
-          JSON.stringify({
-            Version: "2012-10-17",
-            Statement: [
-              {
-                Sid: "EventsAndAlarmsPublish",
-                Effect: "Allow",
-                Principal: { Service: ["events.amazonaws.com", "cloudwatch.amazonaws.com"] },
-                Action: "sns:Publish",
-                Resource: topicArn,
-              },
-            ],
-          }),
-        ),
+        policy: pulumi
+          .all([
+            this.topic.arn,
+            identity.accountId,
+            pulumi.all(rules.map((rule) => rule.arn)),
+            pulumi.all(alarms.map((alarm) => alarm.arn)),
+          ])
+          .apply(([topicArn, accountId, ruleArns, alarmArns]) =>
+            JSON.stringify(alertTopicPolicy(topicArn, accountId, ruleArns, alarmArns)),
+          ),
       },
       { parent: this },
     );
@@ -182,4 +186,36 @@ export class Alerts extends pulumi.ComponentResource {
       { parent: this },
     );
   }
+}
+
+/**
+ * The alert topic's policy: the stack's EventBridge rules and CloudWatch alarms may publish, in
+ * this account, and nothing else. `aws:SourceArn` names each publisher, and `aws:SourceAccount`
+ * pins the account too, so another account's rule or alarm with a look-alike name is refused
+ * (the confused-deputy guard both services document for SNS targets).
+ */
+export function alertTopicPolicy(
+  topicArn: string,
+  accountId: string,
+  ruleArns: readonly string[],
+  alarmArns: readonly string[],
+): object {
+  const publish = (sid: string, service: string, sources: readonly string[]) => ({
+    Sid: sid,
+    Effect: "Allow",
+    Principal: { Service: service },
+    Action: "sns:Publish",
+    Resource: topicArn,
+    Condition: {
+      StringEquals: { "aws:SourceAccount": accountId },
+      ArnEquals: { "aws:SourceArn": [...sources] },
+    },
+  });
+  return {
+    Version: "2012-10-17",
+    Statement: [
+      publish("StackRulesPublish", "events.amazonaws.com", ruleArns),
+      publish("StackAlarmsPublish", "cloudwatch.amazonaws.com", alarmArns),
+    ],
+  };
 }

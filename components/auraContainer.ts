@@ -48,6 +48,8 @@ export interface AuraContainerArgs {
    * the engines' endpoints to the definition. @default "efs"
    */
   readonly storage?: StorageMode;
+  /** The task's CPU units; the apps' worker processes follow it (lib/fargate.ts appWorkers). @default 1024 */
+  readonly taskCpu?: number;
   /** Tags for the ECR repository. @default none */
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
@@ -106,6 +108,9 @@ export class AuraContainer extends pulumi.ComponentResource {
           { group, region },
           secrets,
           args.storage,
+          // The managed engines' endpoints are added by the service (withDatabaseEndpoints).
+          undefined,
+          args.taskCpu,
         ),
       );
 

@@ -3,6 +3,13 @@ import * as awsx from "@pulumi/awsx";
 import * as pulumi from "@pulumi/pulumi";
 import { CPU_ARCHITECTURES, Platform, StorageMode } from "../lib/config";
 import { DEFAULT_VPC_TASK_SUBNETS, NetworkConfig } from "../lib/network";
+import {
+  HTTP_ONLY_WARNING,
+  HttpsConfig,
+  listenerSpecs,
+  publicUrl,
+  zoneProblem,
+} from "../lib/https";
 import { ManagedDatabaseSettings } from "../lib/managedDatabases";
 import {
   ContainerDefinition,
@@ -96,6 +103,14 @@ export interface AuraServiceArgs {
    * fail the update with its causes otherwise. @default no check (awsx does not wait either)
    */
   readonly rolloutCheck?: RolloutCheckArgs;
+  /**
+   * HTTPS at the ALB (validated by lib/https.ts httpsProblems): `certificateArn`, or
+   * `domainName` with `hostedZoneId` to request a DNS-validated ACM certificate. With a
+   * certificate, HTTPS 443 forwards to the gateway and HTTP 80 redirects to it; with
+   * `hostedZoneId` the domain's alias record points at the ALB.
+   * @default none: plain HTTP on 80, with a warning at every preview
+   */
+  readonly https?: HttpsConfig;
   readonly tags?: pulumi.Input<Record<string, pulumi.Input<string>>>;
 }
 
@@ -159,6 +174,9 @@ export class AuraService extends pulumi.ComponentResource {
       vpcId,
       args,
     );
+    const certificateArn = this.certificate(name, args);
+    if (certificateArn !== undefined) this.openHttps(name, albSecurityGroup);
+    else pulumi.log.warn(HTTP_ONLY_WARNING, this);
     const storage = args.storage ?? "efs";
     if (storage === "managed") {
       this.databases = this.createManagedDatabases(name, args, {
@@ -197,7 +215,9 @@ export class AuraService extends pulumi.ComponentResource {
       args,
       loadBalancerSubnetIds,
       albSecurityGroup,
+      certificateArn,
     );
+    this.createAliasRecord(name, args);
     // Everything a task needs exists before CreateService: a task started without them fails
     // (and counts against the circuit breaker on the first deploy): the execution role's policy
     // (pull, logs, secrets), the secret's value, the security-group rules (ALB to task, task to
@@ -227,7 +247,9 @@ export class AuraService extends pulumi.ComponentResource {
     ];
     this.service = this.createService(name, args, taskSubnetIds, taskSecurityGroup, dependsOn);
 
-    this.url = pulumi.interpolate`http://${this.loadBalancer.loadBalancer.dnsName}`;
+    this.url = this.loadBalancer.loadBalancer.dnsName.apply((dnsName) =>
+      publicUrl(certificateArn !== undefined, dnsName, args.https?.domainName),
+    );
     this.serviceName = this.service.service.name;
     this.rollout = this.verifyRollout(args);
     this.registerOutputs({ url: this.url, serviceName: this.serviceName });
@@ -540,15 +562,20 @@ export class AuraService extends pulumi.ComponentResource {
     args: AuraServiceArgs,
     subnetIds: pulumi.Input<pulumi.Input<string>[]>,
     securityGroup: aws.ec2.SecurityGroup,
+    certificateArn: pulumi.Input<string> | undefined,
   ): awsx.lb.ApplicationLoadBalancer {
+    const listeners = listenerSpecs(certificateArn);
     return new awsx.lb.ApplicationLoadBalancer(
       `${name}-alb`,
       {
         subnetIds,
         securityGroups: [securityGroup.id],
-        // awsx's default group opens every port; ours opens 80 in and the gateway port out.
+        // awsx's default group opens every port; ours opens 80 (and 443) in and the gateway
+        // port out.
         defaultSecurityGroup: { skip: true },
-        listener: { port: 80, protocol: "HTTP" },
+        // One listener keeps awsx's `listener` (and the stack's existing listener); with HTTPS
+        // awsx names them by position, port 80 first (lib/https.ts listenerSpecs).
+        ...(listeners.length === 1 ? { listener: listeners[0] } : { listeners }),
         defaultTargetGroup: {
           port: PUBLIC_PORT,
           protocol: "HTTP",
@@ -557,6 +584,104 @@ export class AuraService extends pulumi.ComponentResource {
           healthCheck: { ...TARGET_GROUP_HEALTH_CHECK },
         },
         tags: args.tags,
+      },
+      { parent: this },
+    );
+  }
+
+  private zoneId?: pulumi.Output<string>;
+
+  /**
+   * The zone's ID, once the zone is known to be public and to contain aura:domainName. The
+   * zone's name is only known by looking it up, which previews do too: a name outside it fails
+   * the preview, naming the key.
+   */
+  private checkedZoneId(https: HttpsConfig): pulumi.Output<string> {
+    const { domainName, hostedZoneId } = https;
+    this.zoneId ??= aws.route53
+      .getZoneOutput({ zoneId: hostedZoneId }, { parent: this })
+      .apply((zone) => {
+        const problem = zoneProblem(domainName!, hostedZoneId!, zone);
+        if (problem !== undefined) throw new pulumi.ResourceError(problem, this);
+        return zone.zoneId;
+      });
+    return this.zoneId;
+  }
+
+  /**
+   * The listener's certificate: the one given, or one requested from ACM for the domain and
+   * validated through a CNAME in its zone (the CertificateValidation waits until ACM has issued
+   * it, so the HTTPS listener never gets a pending certificate). Undefined: no HTTPS.
+   */
+  private certificate(name: string, args: AuraServiceArgs): pulumi.Output<string> | undefined {
+    const https = args.https ?? {};
+    if (https.certificateArn !== undefined) return pulumi.output(https.certificateArn);
+    if (https.domainName === undefined || https.hostedZoneId === undefined) return undefined;
+    const certificate = new aws.acm.Certificate(
+      `${name}-certificate`,
+      { domainName: https.domainName, validationMethod: "DNS", tags: args.tags },
+      { parent: this },
+    );
+    // One name, no alternatives: ACM asks for exactly one validation record.
+    const validation = certificate.domainValidationOptions.apply((options) => options[0]);
+    const record = new aws.route53.Record(
+      `${name}-certificate-validation`,
+      {
+        zoneId: this.checkedZoneId(https),
+        name: validation.resourceRecordName.apply((value) => value!),
+        type: validation.resourceRecordType.apply((value) => value!),
+        records: [validation.resourceRecordValue.apply((value) => value!)],
+        ttl: 300,
+        // The same CNAME serves every certificate for the name: a leftover one is taken over.
+        allowOverwrite: true,
+      },
+      { parent: this },
+    );
+    return new aws.acm.CertificateValidation(
+      `${name}-certificate-validated`,
+      { certificateArn: certificate.arn, validationRecordFqdns: [record.fqdn] },
+      { parent: this },
+    ).certificateArn;
+  }
+
+  /** HTTPS from anywhere to the ALB (port 80 stays open: it answers with the redirect). */
+  private openHttps(name: string, albSecurityGroup: aws.ec2.SecurityGroup): void {
+    for (const [suffix, cidr] of [
+      ["ipv4", { cidrIpv4: "0.0.0.0/0" }],
+      ["ipv6", { cidrIpv6: "::/0" }],
+    ] as const) {
+      new aws.vpc.SecurityGroupIngressRule(
+        `${name}-alb-https-${suffix}`,
+        {
+          securityGroupId: albSecurityGroup.id,
+          description: "HTTPS from the internet",
+          ipProtocol: "tcp",
+          fromPort: 443,
+          toPort: 443,
+          ...cidr,
+        },
+        { parent: this },
+      );
+    }
+  }
+
+  /** aura:domainName as an alias of the ALB, in aura:hostedZoneId; none without a zone. */
+  private createAliasRecord(name: string, args: AuraServiceArgs): void {
+    const https = args.https ?? {};
+    if (https.domainName === undefined || https.hostedZoneId === undefined) return;
+    new aws.route53.Record(
+      `${name}-alias`,
+      {
+        zoneId: this.checkedZoneId(https),
+        name: https.domainName,
+        type: "A",
+        aliases: [
+          {
+            name: this.loadBalancer.loadBalancer.dnsName,
+            zoneId: this.loadBalancer.loadBalancer.zoneId,
+            evaluateTargetHealth: true,
+          },
+        ],
       },
       { parent: this },
     );

@@ -2,7 +2,12 @@ import * as aws from "@pulumi/aws";
 import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { CONTAINER_NAMES } from "../lib/containers";
-import { ContainerSecrets, SECRET_VARIABLES, SecretRef } from "../lib/taskDefinition";
+import {
+  ContainerSecrets,
+  DATABASE_SECRET_VARIABLES,
+  SECRET_VARIABLES,
+  SecretRef,
+} from "../lib/taskDefinition";
 
 export interface CredentialsArgs {
   /** Secrets Manager secret name. */
@@ -33,8 +38,9 @@ export const RECOVERY_WINDOW_DAYS = 30;
  */
 const KEPT: pulumi.CustomResourceOptions = { protect: true, retainOnDelete: true };
 
-/** Every secret variable any container needs, once each. */
-export const SECRET_KEYS = [...new Set(CONTAINER_NAMES.flatMap((name) => SECRET_VARIABLES[name]))];
+/** Every database password any container needs, once each (the API keys are components/apiKeys.ts'). */
+export const SECRET_KEYS: readonly string[] = [...DATABASE_SECRET_VARIABLES];
+const DATABASE_SECRETS = new Set(SECRET_KEYS);
 
 /**
  * The databases' passwords: generated once, kept in one Secrets Manager secret as JSON, and
@@ -89,10 +95,9 @@ export class Credentials extends pulumi.ComponentResource {
       Object.fromEntries(
         CONTAINER_NAMES.map((container) => [
           container,
-          SECRET_VARIABLES[container].map((key): SecretRef => ({
-            name: key,
-            valueFrom: `${arn}:${key}::`,
-          })),
+          SECRET_VARIABLES[container]
+            .filter((key) => DATABASE_SECRETS.has(key))
+            .map((key): SecretRef => ({ name: key, valueFrom: `${arn}:${key}::` })),
         ]),
       ),
     );

@@ -4,6 +4,7 @@
  * the local runner can build the same object from a `Pulumi.<stack>.yaml` file.
  */
 import { isEmailAddress } from "./alerts";
+import { HttpsConfig, httpsProblems } from "./https";
 import { CONTAINER_NAMES, ContainerName, APP_PORTS } from "./containers";
 import { validateFargateSize } from "./fargate";
 import {
@@ -123,6 +124,8 @@ export interface AuraConfig {
   readonly network: NetworkConfig;
   /** ECS Exec: the service allows it and the task role gets the ssmmessages actions. */
   readonly enableExecuteCommand: boolean;
+  /** The ALB's certificate and name; all unset: plain HTTP (a warning says so at every preview). */
+  readonly https: HttpsConfig;
 }
 
 /**
@@ -150,6 +153,10 @@ export const SCALAR_DEFAULTS = {
   postgresStorageGb: MANAGED_DEFAULTS.postgresStorageGb,
   redisNodeType: MANAGED_DEFAULTS.redisNodeType,
   documentDbInstanceClass: MANAGED_DEFAULTS.documentDbInstanceClass,
+  /** Empty: none (HTTPS needs this, or domainName with hostedZoneId). */
+  certificateArn: "",
+  domainName: "",
+  hostedZoneId: "",
 } as const;
 
 /** The list keys and their defaults; `Pulumi.yaml` declares them as arrays of strings. */
@@ -304,6 +311,16 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
       );
     }
   }
+  const optional = (key: "certificateArn" | "domainName" | "hostedZoneId") => {
+    const value = reader.string(key, SCALAR_DEFAULTS[key]).trim();
+    return value === "" ? undefined : value;
+  };
+  const https: HttpsConfig = {
+    certificateArn: optional("certificateArn"),
+    domainName: optional("domainName"),
+    hostedZoneId: optional("hostedZoneId"),
+  };
+  problems.push(...httpsProblems(https, raw["aws:region"]));
 
   const containers = Object.fromEntries(
     CONTAINER_NAMES.map((name) => [name, readContainer(reader, name, problems)]),
@@ -339,6 +356,7 @@ export function parseAuraConfig(raw: Readonly<Record<string, string>>, stack: st
     managedDatabases: managedDatabases!,
     network,
     enableExecuteCommand: enableExecuteCommand!,
+    https,
   };
 }
 

@@ -58,3 +58,12 @@ export function validateFargateSize(cpu: number, memory: number, keyPrefix = "au
   }
   return [];
 }
+
+/**
+ * uvicorn worker processes per app for a task of `cpu` units: one per whole vCPU, at least one.
+ * Each app is one Python process per worker (the GIL makes threads no substitute), and the two
+ * apps and the databases share the task's vCPUs, so more workers than vCPUs only add switching.
+ */
+export function appWorkers(cpu: number): number {
+  return Math.max(1, Math.floor(cpu / 1024));
+}

@@ -16,7 +16,8 @@ import {
   TASK_LOCAL_HOST,
   TOOLS_LABEL,
 } from "./containers";
-import { AuraConfig, ContainerConfig, StorageMode } from "./config";
+import { AuraConfig, ContainerConfig, SCALAR_DEFAULTS, StorageMode } from "./config";
+import { appWorkers } from "./fargate";
 import { DatabaseEndpoints, EndpointSecurity, endpointEnvironment } from "./managedDatabases";
 
 /**
@@ -123,11 +124,21 @@ export interface LogTarget {
 /** The secrets each container receives, by environment variable name. */
 export type ContainerSecrets = Partial<Record<ContainerName, readonly SecretRef[]>>;
 
+/** The gateway's API keys, comma-separated (components/apiKeys.ts). */
+export const API_KEYS_VARIABLE = "AURA_API_KEYS";
+
+/** The databases' passwords (components/credentials.ts). */
+export const DATABASE_SECRET_VARIABLES = [
+  "POSTGRES_PASSWORD",
+  "REDIS_PASSWORD",
+  "MONGO_PASSWORD",
+] as const;
+
 /** The environment variables holding secrets; their values only ever arrive through `secrets`. */
 export const SECRET_VARIABLES: Readonly<Record<ContainerName, readonly string[]>> = {
-  databases: ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"],
-  "api-gateway": [],
-  "service-desk-host": ["POSTGRES_PASSWORD", "REDIS_PASSWORD", "MONGO_PASSWORD"],
+  databases: [...DATABASE_SECRET_VARIABLES],
+  "api-gateway": [API_KEYS_VARIABLE],
+  "service-desk-host": [...DATABASE_SECRET_VARIABLES],
 };
 
 const DATABASE_SETTINGS: Record<string, string> = {
@@ -146,18 +157,25 @@ export interface DatabaseConnection {
   readonly security: EndpointSecurity;
 }
 
+/** The apps' uvicorn worker processes (lib/fargate.ts appWorkers, from the task's CPU). */
+export const WORKERS_VARIABLE = "WORKERS";
+
 /**
  * Plain (non-secret) environment per container. In-task databases: always 127.0.0.1, never
- * localhost. With `connection` the service desk gets the endpoints instead.
+ * localhost. With `connection` the service desk gets the endpoints instead. The apps' WORKERS
+ * follow the task's CPU, `taskCpu` units.
  */
 export function containerEnvironment(
   name: ContainerName,
   connection?: DatabaseConnection,
+  taskCpu: number = SCALAR_DEFAULTS.cpu,
 ): KeyValuePair[] {
+  const workers = String(appWorkers(taskCpu));
   if (connection !== undefined && name === "service-desk-host") {
     return [
       { name: "HOST", value: "0.0.0.0" },
       { name: "PORT", value: String(APP_PORTS[name]) },
+      { name: WORKERS_VARIABLE, value: workers },
       ...endpointEnvironment(connection.endpoints, connection.security),
     ].sort((a, b) => a.name.localeCompare(b.name));
   }
@@ -170,6 +188,7 @@ export function containerEnvironment(
             PORT: String(APP_PORTS["api-gateway"]),
             SERVICE_DESK_URL: `http://${TASK_LOCAL_HOST}:${APP_PORTS["service-desk-host"]}`,
             UPSTREAM_TIMEOUT_SECONDS: "10",
+            WORKERS: workers,
           }
         : {
             HOST: "0.0.0.0",
@@ -181,6 +200,7 @@ export function containerEnvironment(
             REDIS_PORT: String(DATABASE_PORTS.redis),
             MONGO_HOST: TASK_LOCAL_HOST,
             MONGO_PORT: String(DATABASE_PORTS.mongodb),
+            WORKERS: workers,
           };
   return Object.entries(variables)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -309,12 +329,24 @@ export function withDatabaseEndpoints(
 ): ContainerDefinition[] {
   return definitions.map((definition) =>
     definition.name === "service-desk-host"
-      ? { ...definition, environment: containerEnvironment("service-desk-host", connection) }
+      ? {
+          ...definition,
+          // The definition's own WORKERS (sized from the task's CPU) stays.
+          environment: [
+            ...containerEnvironment("service-desk-host", connection).filter(
+              (variable) => variable.name !== WORKERS_VARIABLE,
+            ),
+            ...definition.environment.filter((variable) => variable.name === WORKERS_VARIABLE),
+          ].sort((a, b) => a.name.localeCompare(b.name)),
+        }
       : definition,
   );
 }
 
-/** Builds the ECS container definition of `name` from the stack's settings. */
+/**
+ * Builds the ECS container definition of `name` from the stack's settings, for a task of
+ * `taskCpu` units.
+ */
 export function containerDefinition(
   name: ContainerName,
   settings: ContainerConfig,
@@ -323,6 +355,7 @@ export function containerDefinition(
   secrets: readonly SecretRef[] = [],
   storage: StorageMode = "efs",
   connection?: DatabaseConnection,
+  taskCpu: number = SCALAR_DEFAULTS.cpu,
 ): ContainerDefinition {
   const { command, interval, timeout, retries, startPeriod } = settings.healthCheck;
   const dependsOn = containerDependencies(name, storage);
@@ -334,7 +367,7 @@ export function containerDefinition(
       name === "api-gateway"
         ? [{ containerPort: APP_PORTS[name], hostPort: APP_PORTS[name], protocol: "tcp" }]
         : [],
-    environment: containerEnvironment(name, connection),
+    environment: containerEnvironment(name, connection, taskCpu),
     healthCheck: { command: [...command], interval, timeout, retries, startPeriod },
     stopTimeout: settings.stopTimeout,
     restartPolicy: containerRestartPolicy(settings),
@@ -376,6 +409,7 @@ export function taskContainerDefinitions(
       secrets[name] ?? [],
       config.storage,
       connection,
+      config.cpu,
     ),
   );
 }

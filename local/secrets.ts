@@ -8,13 +8,24 @@
  *     POSTGRES_PASSWORD=some-long-random-value
  *     REDIS_PASSWORD=another-value
  *     MONGO_PASSWORD=a-third-value
+ *     AURA_API_KEYS=first-key,second-key
  *
  * Names are the ones in SECRET_VARIABLES; values run to the end of the line, unquoted.
+ * AURA_API_KEYS holds the gateway's API keys, comma-separated (send one as
+ * `Authorization: Bearer <key>`); a file from before the gateway had keys gets them appended.
  */
 import * as fs from "fs";
 import { randomBytes } from "crypto";
 import { CONTAINER_NAMES } from "../lib/containers";
-import { ContainerSecrets, SECRET_VARIABLES, SecretRef } from "../lib/taskDefinition";
+import {
+  API_KEYS_VARIABLE,
+  ContainerSecrets,
+  SECRET_VARIABLES,
+  SecretRef,
+} from "../lib/taskDefinition";
+
+/** How many API keys a generated file holds: two, as on ECS, so one can be rotated at a time. */
+export const LOCAL_API_KEY_COUNT = 2;
 
 /** `valueFrom` of a local secret: the variable's name in the env file. */
 export const LOCAL_SECRET_PREFIX = "local.env:";
@@ -39,9 +50,17 @@ export function parseEnvFile(text: string, file = "local.env"): Map<string, stri
   return values;
 }
 
-/** A fresh env file with a random value for each secret (hex: safe in every shell and URL). */
+/** A random value for `name`: 48 hex digits (safe in every shell and URL), two of them for the API keys. */
+function generatedValue(name: string): string {
+  const value = () => randomBytes(24).toString("hex");
+  return name === API_KEYS_VARIABLE
+    ? Array.from({ length: LOCAL_API_KEY_COUNT }, value).join(",")
+    : value();
+}
+
+/** A fresh env file with a random value for each secret. */
 export function generateEnvFile(names = secretNames()): string {
-  const lines = names.map((name) => `${name}=${randomBytes(24).toString("hex")}`);
+  const lines = names.map((name) => `${name}=${generatedValue(name)}`);
   return [
     "# Secrets for `npm run local` (generated; git-ignored). One NAME=value a line.",
     ...lines,
@@ -59,7 +78,14 @@ export function loadLocalSecrets(file: string): { values: Map<string, string>; c
     fs.writeFileSync(file, generateEnvFile(), { mode: 0o600 });
     created = true;
   }
-  const values = parseEnvFile(fs.readFileSync(file, "utf8"), file);
+  let text = fs.readFileSync(file, "utf8");
+  if (!parseEnvFile(text, file).has(API_KEYS_VARIABLE)) {
+    // Written before the gateway had API keys: the databases' passwords stay, keys are added.
+    text += `${text.endsWith("\n") || text === "" ? "" : "\n"}${API_KEYS_VARIABLE}=${generatedValue(API_KEYS_VARIABLE)}\n`;
+    fs.writeFileSync(file, text);
+    fs.chmodSync(file, 0o600); // it holds secrets; an existing file keeps its mode on write
+  }
+  const values = parseEnvFile(text, file);
   const missing = secretNames().filter((name) => !values.has(name) || values.get(name) === "");
   if (missing.length > 0) {
     throw new Error(

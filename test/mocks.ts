@@ -125,13 +125,34 @@ function cloudState(
       return { arn: arn("secretsmanager", `secret:${inputs.name}-AbCdEf`) };
     case "aws:sns/topic:Topic":
       return { arn: arn("sns", inputs.name) };
+    case "aws:cloudwatch/eventRule:EventRule":
+      return { arn: arn("events", `rule/${inputs.name}`) };
+    case "aws:cloudwatch/metricAlarm:MetricAlarm":
+      return { arn: arn("cloudwatch", `alarm:${inputs.name}`) };
     case "random:index/randomPassword:RandomPassword":
       return { result: `generated-${name}` };
+    case "aws:acm/certificate:Certificate":
+      // ACM's DNS validation: one CNAME per name.
+      return {
+        arn: arn("acm", "certificate/0a1b2c3d-4e5f-6a7b-8c9d-0e1f2a3b4c5d"),
+        domainValidationOptions: [
+          {
+            domainName: inputs.domainName,
+            resourceRecordName: `_3f2a.${inputs.domainName}.`,
+            resourceRecordType: "CNAME",
+            resourceRecordValue: "_9c1d.acm-validations.aws.",
+          },
+        ],
+      };
+    case "aws:route53/record:Record":
+      return { fqdn: String(inputs.name).replace(/\.$/, "") };
     case "awsx:lb:ApplicationLoadBalancer":
       return {
         loadBalancer: {
           dnsName: `${name}-123.${region}.elb.amazonaws.com`,
           arnSuffix: `app/${name}/50dc6c495c0c9188`,
+          // The ALB zone of us-east-2 (ELB's canonical hosted zone ID for the region).
+          zoneId: "Z3AADJGX6KTTL2",
         },
         defaultTargetGroup: {
           arn: arn("elasticloadbalancing", `targetgroup/${name}/abc`),
@@ -280,6 +301,9 @@ export async function runProgram(
             return { id: "vpc-0default" };
           case "aws:ec2/getSubnets:getSubnets":
             return { ids: ["subnet-a", "subnet-b"] };
+          case "aws:route53/getZone:getZone":
+            // Every zone of the test account is the public example.com.
+            return { zoneId: args.inputs.zoneId, name: "example.com.", privateZone: false };
           default:
             return args.inputs;
         }

@@ -4,21 +4,25 @@
  * at a fake upstream in this process that either never answers (504) or answers garbage (502).
  */
 import assert from "node:assert/strict";
+import { request as httpRequest } from "node:http";
 import net from "node:net";
 import { APP_PORTS } from "../../lib/containers";
 import { defaultAppHealthCheck } from "../../lib/healthCheck";
 import {
+  API_KEYS,
   CONTAINERS,
   GATEWAY_URL,
   SERVICE_DESK_URL,
   createdTickets,
   definition,
+  docker,
   http,
   logs,
   removeContainer,
   runContainer,
   runHealthCheck,
   sleep,
+  waitHealthy,
 } from "./harness";
 
 const FAKE_UPSTREAM_PORT = 18001;
@@ -114,14 +118,204 @@ describe("api-gateway", () => {
     );
   });
 
+  describe("API keys", () => {
+    const tickets = `${GATEWAY_URL}/api/service-desk/tickets?limit=1`;
+    const unauthorized = (answer: {
+      status: number;
+      body: unknown;
+      headers: Record<string, string | undefined>;
+    }) => [answer.status, (answer.body as { detail: string }).detail];
+
+    it("answers 401 with WWW-Authenticate: Bearer to a request without a key", async () => {
+      const answer = await http(tickets, { auth: null });
+      assert.deepEqual(unauthorized(answer), [
+        401,
+        "missing or invalid API key: send Authorization: Bearer <key>",
+      ]);
+      assert.equal(answer.headers["www-authenticate"], 'Bearer realm="aura"');
+    });
+
+    it("answers the same 401 to a wrong key, a key's prefix and another scheme, naming no key", async () => {
+      for (const auth of ["wrong-key-0123456789abcdef", API_KEYS[0].slice(0, -1), ""]) {
+        const answer = await http(tickets, { auth });
+        assert.deepEqual(unauthorized(answer), [
+          401,
+          "missing or invalid API key: send Authorization: Bearer <key>",
+        ]);
+        assert.equal(
+          answer.headers["www-authenticate"],
+          'Bearer realm="aura", error="invalid_token"',
+        );
+        for (const key of API_KEYS) assert.ok(!answer.text.includes(key));
+      }
+      const basic = await http(tickets, {
+        auth: null,
+        headers: { authorization: `Basic ${API_KEYS[0]}` },
+      });
+      assert.equal(basic.status, 401);
+    });
+
+    it("answers 200 to each valid key, and keeps /health and /ready open", async () => {
+      for (const key of API_KEYS) {
+        assert.equal((await http(tickets, { auth: key })).status, 200, key);
+      }
+      assert.equal((await http(`${GATEWAY_URL}/health`, { auth: null })).status, 200);
+      assert.equal((await http(`${GATEWAY_URL}/ready`, { auth: null })).status, 200);
+    });
+
+    it("never writes a key, right or wrong, to its log", async () => {
+      await http(tickets, { auth: "wrong-key-fedcba9876543210" });
+      await sleep(200);
+      const output = logs(CONTAINERS["api-gateway"]);
+      for (const key of [...API_KEYS, "wrong-key-fedcba9876543210"]) {
+        assert.ok(!output.includes(key), "a key is in the gateway's log");
+      }
+    });
+
+    it("takes new keys on a gateway restart while the databases keep running", async function () {
+      this.timeout(90_000);
+      const db = CONTAINERS.databases;
+      const before = [
+        docker("inspect", "--format", "{{.State.StartedAt}}", db),
+        docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/postmaster.pid"),
+      ];
+      const rotated = `${API_KEYS[1]},test-api-key-three-0123456789abcdef`;
+      const restart = async (keys: string) => {
+        removeContainer(CONTAINERS["api-gateway"]);
+        runContainer("api-gateway", { env: { AURA_API_KEYS: keys } });
+        await waitHealthy("api-gateway", 60_000);
+      };
+      try {
+        await restart(rotated);
+        assert.deepEqual(
+          [
+            (await http(tickets, { auth: API_KEYS[0] })).status,
+            (await http(tickets, { auth: API_KEYS[1] })).status,
+            (await http(tickets, { auth: "test-api-key-three-0123456789abcdef" })).status,
+          ],
+          [401, 200, 200],
+        );
+      } finally {
+        await restart(API_KEYS.join(","));
+      }
+      assert.deepEqual(
+        [
+          docker("inspect", "--format", "{{.State.StartedAt}}", db),
+          docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/postmaster.pid"),
+        ],
+        before,
+      );
+    });
+
+    it("refuses to start without keys, or with a short one, without printing it", async function () {
+      this.timeout(60_000);
+      for (const [keys, message] of [
+        ["", "AURA_API_KEYS is empty: set one or more comma-separated API keys"],
+        [`${API_KEYS[0]},short-key`, "AURA_API_KEYS key(s) 2 are shorter than 16 characters"],
+      ]) {
+        const name = "aura-test-api-gateway-no-keys";
+        removeContainer(name);
+        runContainer("api-gateway", {
+          container: name,
+          env: { AURA_API_KEYS: keys, PORT: "8010" },
+        });
+        const deadline = Date.now() + 30_000;
+        while (docker("inspect", "--format", "{{.State.Running}}", name) === "true") {
+          if (Date.now() > deadline) throw new Error(`${name} kept running`);
+          await sleep(300);
+        }
+        const output = logs(name);
+        removeContainer(name);
+        assert.equal(output.trim().split("\n").pop(), message);
+        assert.ok(!output.includes(API_KEYS[0]));
+      }
+    });
+  });
+
+  it("answers a keep-alive connection that stayed idle for 65 s (longer than the ALB's 60 s)", async function () {
+    this.timeout(120_000);
+    const socket = net.connect(APP_PORTS["api-gateway"], "127.0.0.1");
+    await new Promise<void>((resolve, reject) =>
+      socket.once("connect", resolve).once("error", reject),
+    );
+    let received = "";
+    socket.on("data", (chunk) => (received += chunk.toString("latin1")));
+    let closedAt: number | undefined;
+    socket.on("close", () => (closedAt = Date.now()));
+    const ask = async (path: string) => {
+      received = "";
+      socket.write(
+        `GET ${path} HTTP/1.1\r\nHost: aura\r\nAuthorization: Bearer ${API_KEYS[0]}\r\nConnection: keep-alive\r\n\r\n`,
+      );
+      const deadline = Date.now() + 10_000;
+      while (!/\r\n\r\n[\s\S]*\}$/.test(received)) {
+        if (closedAt !== undefined || Date.now() > deadline) return received;
+        await sleep(50);
+      }
+      return received;
+    };
+    try {
+      assert.match(await ask("/api/service-desk/tickets?limit=1"), /^HTTP\/1\.1 200 /);
+      const idleFrom = Date.now();
+      await sleep(65_000);
+      assert.equal(
+        closedAt,
+        undefined,
+        `closed after ${((closedAt ?? 0) - idleFrom) / 1000} s idle`,
+      );
+      // The same socket, through both hops: the gateway's idle upstream connections (closed by
+      // the gateway after 30 s, never by the upstream first) are replaced without an error.
+      assert.match(await ask("/api/service-desk/tickets?limit=1"), /^HTTP\/1\.1 200 /);
+      assert.match(await ask("/health"), /^HTTP\/1\.1 200 /);
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it("refuses a request body above 1 MiB with 413 before forwarding it", async () => {
+    const id = `big-${Date.now()}`;
+    const answer = await http(`${GATEWAY_URL}/api/service-desk/tickets`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "X-Request-ID": id },
+      body: JSON.stringify({ title: "x".repeat(1024 * 1024) }),
+    });
+    assert.deepEqual(
+      [answer.status, answer.body],
+      [413, { detail: "request body is larger than 1048576 bytes", request_id: id }],
+    );
+    await sleep(200);
+    assert.doesNotMatch(logs(CONTAINERS["service-desk-host"]), new RegExp(`request_id=${id}`));
+  });
+
   describe("with an upstream that misbehaves", () => {
-    let mode: "silent" | "garbage" = "silent";
+    let mode: "silent" | "garbage" | "trickle" | "echo" = "silent";
     const sockets = new Set<net.Socket>();
     const fake = net.createServer((socket) => {
       sockets.add(socket);
       socket.on("close", () => sockets.delete(socket));
       socket.on("error", () => undefined);
       if (mode === "garbage") socket.end("this is not HTTP\r\n\r\n");
+      if (mode === "trickle") {
+        // A byte of the status line every 200 ms: each read succeeds, the answer never ends.
+        const bytes = Buffer.from("HTTP/1.1 200 OK\r\nX-Slow: " + "y".repeat(1000));
+        let sent = 0;
+        const timer = setInterval(() => {
+          if (socket.destroyed || sent >= bytes.length) return clearInterval(timer);
+          socket.write(bytes.subarray(sent, ++sent));
+        }, 200);
+      }
+      if (mode === "echo") {
+        // The request head as the upstream saw it, and two Set-Cookie headers back.
+        let head = "";
+        socket.on("data", (chunk) => {
+          head += chunk.toString("latin1");
+          if (!head.includes("\r\n\r\n")) return;
+          const body = JSON.stringify(head.split("\r\n\r\n")[0].split("\r\n").slice(1));
+          socket.end(
+            `HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          );
+        });
+      }
       // "silent": accept the connection and never answer.
     });
     const spareUrl = `http://127.0.0.1:${SPARE_GATEWAY_PORT}`;
@@ -179,10 +373,68 @@ describe("api-gateway", () => {
       });
       assert.equal(answer.status, 502);
       assert.deepEqual(answer.body, {
-        detail: "upstream service-desk-host failed: BadStatusLine",
+        detail: "upstream service-desk-host failed: invalid HTTP response",
         upstream: "service-desk-host",
         request_id: "bad-1",
       });
+    });
+
+    it("answers 504 after UPSTREAM_TIMEOUT_SECONDS in all, even when every read brings a byte", async () => {
+      mode = "trickle";
+      const started = Date.now();
+      const answer = await http(`${spareUrl}/api/service-desk/tickets`, {
+        headers: { "X-Request-ID": "trickle-1" },
+      });
+      const seconds = (Date.now() - started) / 1000;
+      assert.deepEqual(answer.body, {
+        detail: "upstream service-desk-host did not answer within 1 s",
+        upstream: "service-desk-host",
+        request_id: "trickle-1",
+      });
+      assert.ok(seconds >= 1 && seconds < 3, `took ${seconds} s`);
+    });
+
+    it("forwards repeated headers one by one, both ways, and never the client's key", async () => {
+      mode = "echo";
+      const answer = await new Promise<{ status: number; raw: string[]; body: string }>(
+        (resolve, reject) => {
+          const request = httpRequest(
+            `${spareUrl}/api/service-desk/tickets?x=1`,
+            {
+              agent: false,
+              headers: {
+                authorization: `Bearer ${API_KEYS[1]}`,
+                "x-multi": ["first", "second"],
+                "x-request-id": "echo-1",
+              },
+            },
+            (response) => {
+              let body = "";
+              response.on("data", (chunk: Buffer) => (body += chunk.toString()));
+              response.on("end", () =>
+                resolve({ status: response.statusCode ?? 0, raw: response.rawHeaders, body }),
+              );
+            },
+          );
+          request.on("error", reject);
+          request.end();
+        },
+      );
+      assert.equal(answer.status, 200);
+      const seen = JSON.parse(answer.body) as string[];
+      assert.deepEqual(
+        seen.filter((line) => /^x-multi:/i.test(line)),
+        ["x-multi: first", "x-multi: second"],
+      );
+      assert.ok(
+        seen.some((line) => line === "X-Request-ID: echo-1"),
+        seen.join("\n"),
+      );
+      assert.ok(!seen.some((line) => /^authorization:/i.test(line)), seen.join("\n"));
+      const cookies = answer.raw.filter(
+        (_, index) => index % 2 === 1 && answer.raw[index - 1].toLowerCase() === "set-cookie",
+      );
+      assert.deepEqual(cookies, ["a=1", "b=2"]);
     });
   });
 });

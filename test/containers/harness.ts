@@ -42,22 +42,32 @@ export const SECRETS: Readonly<Record<string, string>> = {
   POSTGRES_PASSWORD: "pg-test-Secret-1",
   REDIS_PASSWORD: "redis-test-Secret-2",
   MONGO_PASSWORD: "mongo-test-Secret-3",
+  AURA_API_KEYS: "test-api-key-one-0123456789abcdef,test-api-key-two-0123456789abcdef",
 };
+
+/** The gateway's valid keys (SECRETS.AURA_API_KEYS). */
+export const API_KEYS = SECRETS.AURA_API_KEYS.split(",");
 
 export const GATEWAY_URL = `http://${TASK_LOCAL_HOST}:${APP_PORTS["api-gateway"]}`;
 export const SERVICE_DESK_URL = `http://${TASK_LOCAL_HOST}:${APP_PORTS["service-desk-host"]}`;
 
 /** The container definition ECS receives for `name` with the product's default settings. */
-export function definition(name: ContainerName): ContainerDefinition {
+export function definition(name: ContainerName, taskCpu?: number): ContainerDefinition {
   const settings = {
     healthCheck: defaultHealthCheck(name),
     stopTimeout: DEFAULT_STOP_TIMEOUT[name],
     restartPolicy: DEFAULT_RESTART_POLICY[name],
   };
-  return containerDefinition(name, settings, IMAGES[name], {
-    group: "/ecs/test",
-    region: "us-east-2",
-  });
+  return containerDefinition(
+    name,
+    settings,
+    IMAGES[name],
+    { group: "/ecs/test", region: "us-east-2" },
+    [],
+    "efs",
+    undefined,
+    taskCpu,
+  );
 }
 
 export interface Result {
@@ -196,13 +206,25 @@ export interface HttpAnswer {
 
 /**
  * One real HTTP request on a new connection (no keep-alive pool: a server that closes an idle
- * connection between two tests must not fail the second one). JSON bodies are parsed.
+ * connection between two tests must not fail the second one). JSON bodies are parsed. Requests
+ * to a gateway's `/api/...` carry `Authorization: Bearer <API_KEYS[0]>` unless `auth` says
+ * otherwise: a key to send instead, or null for no Authorization header at all.
  */
 export function http(
   url: string,
-  init: { method?: string; json?: unknown; body?: string; headers?: Record<string, string> } = {},
+  init: {
+    method?: string;
+    json?: unknown;
+    body?: string;
+    headers?: Record<string, string>;
+    auth?: string | null;
+  } = {},
 ): Promise<HttpAnswer> {
   const headers: Record<string, string> = { ...(init.headers ?? {}) };
+  const key = init.auth === undefined ? API_KEYS[0] : init.auth;
+  if (new URL(url).pathname.startsWith("/api/") && key !== null) {
+    headers.authorization = `Bearer ${key}`;
+  }
   let body = init.body;
   if (init.json !== undefined) {
     headers["content-type"] = "application/json";

@@ -65,7 +65,9 @@ export const mochaHooks = {
       `    all three containers healthy (${docker("version", "--format", "{{.Server.Version}}")})`,
     );
   },
-  afterAll(): void {
+  afterAll(this: Mocha.Context): void {
+    // vfs copies whole filesystems: removing the containers can take minutes on a busy engine.
+    this.timeout(300_000);
     if (process.env.KEEP_CONTAINERS === "1") return;
     removeAll();
   },

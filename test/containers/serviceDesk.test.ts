@@ -6,12 +6,17 @@ import assert from "node:assert/strict";
 import { APP_PORTS } from "../../lib/containers";
 import { defaultAppHealthCheck } from "../../lib/healthCheck";
 import {
+  CONTAINERS,
+  GATEWAY_URL,
   SERVICE_DESK_URL,
   WITH_MONGODB,
   createdTickets,
   definition,
+  docker,
   http,
+  logs,
   runHealthCheck,
+  sleep,
 } from "./harness";
 
 interface Ticket {
@@ -23,6 +28,7 @@ interface Ticket {
   updated_at: string;
 }
 
+const STATUSES = ["in_progress", "resolved", "closed", "open"];
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d+\+00:00$/;
 
 export async function createTicket(title: string, description = ""): Promise<Ticket> {
@@ -198,6 +204,28 @@ describe("service-desk-host", () => {
     assert.deepEqual(await invalidFields("/tickets?limit=0"), ["limit"]);
     assert.deepEqual(await invalidFields("/tickets?limit=101"), ["limit"]);
     assert.deepEqual(await invalidFields("/tickets?offset=-1"), ["offset"]);
+  });
+
+  it("bounds every numeric parameter to what PostgreSQL takes: beyond it is a 422, never a 500", async () => {
+    const max = "9223372036854775807"; // bigint, the type of OFFSET and of the ids
+    const beyond = "9223372036854775808";
+    assert.equal((await http(`${SERVICE_DESK_URL}/tickets?offset=${max}`)).status, 200);
+    assert.deepEqual(await invalidFields(`/tickets?offset=${beyond}`), ["offset"]);
+    assert.deepEqual(await invalidFields(`/tickets?offset=1${"0".repeat(30)}`), ["offset"]);
+    assert.deepEqual(await invalidFields("/tickets?offset=1e3"), ["offset"]);
+    assert.deepEqual(await invalidFields(`/tickets?limit=${beyond}`), ["limit"]);
+    assert.equal((await http(`${SERVICE_DESK_URL}/tickets/${max}`)).status, 404);
+    assert.deepEqual(await invalidFields(`/tickets/${beyond}`), ["ticket_id"]);
+    assert.deepEqual(
+      await invalidFields(`/tickets/${beyond}`, { method: "PATCH", json: { status: "closed" } }),
+      ["ticket_id"],
+    );
+    // The same through the gateway, with its key.
+    const viaGateway = await http(`${GATEWAY_URL}/api/service-desk/tickets?offset=${beyond}`);
+    assert.deepEqual(
+      [viaGateway.status, (viaGateway.body as { fields: string[] }).fields],
+      [422, ["offset"]],
+    );
 
     const answer = await http(`${SERVICE_DESK_URL}/tickets/1`, {
       method: "PATCH",
@@ -267,5 +295,52 @@ describe("service-desk-host", () => {
       headers: { "X-Request-ID": "bad id\twith tab" },
     });
     assert.match(replaced.headers["x-request-id"] ?? "", /^[0-9a-f]{32}$/);
+  });
+
+  it("keeps answering through a PostgreSQL restart: not one failed request under load", async function () {
+    this.timeout(120_000);
+    const db = CONTAINERS.databases;
+    const pidFile = "/var/lib/aura/postgres/postmaster.pid";
+    const postmaster = docker("exec", db, "head", "-n1", pidFile);
+    const restarted = () =>
+      docker("exec", db, "sh", "-c", `head -n1 ${pidFile} 2>/dev/null || true`) !== postmaster;
+    const failures: string[] = [];
+    let answered = 0;
+    let running = true;
+    // Four clients through the gateway, as the ALB would send them: pooled connections in use
+    // and idle in the pool when PostgreSQL goes away. Each reads pages and changes the status
+    // of a ticket of its own (few new tickets: the outage tests list them all in one page).
+    const own = await Promise.all([0, 1, 2, 3].map((index) => createTicket(`restart ${index}`)));
+    const client = async (index: number) => {
+      for (let i = 0; running; i++) {
+        const status = STATUSES[i % STATUSES.length];
+        const answer =
+          i % 2 === 0
+            ? await http(`${GATEWAY_URL}/api/service-desk/tickets?limit=5`)
+            : await http(`${GATEWAY_URL}/api/service-desk/tickets/${own[index].id}`, {
+                method: "PATCH",
+                json: { status },
+              });
+        answered++;
+        if (answer.status !== 200) failures.push(`${answer.status} ${answer.text}`);
+        else if (i % 2 === 1) createdTickets.set(own[index].id, status);
+      }
+    };
+    const clients = [0, 1, 2, 3].map(client);
+    await sleep(2000);
+    const before = answered;
+    // PostgreSQL's fast shutdown (SIGINT: sessions are terminated); supervisord starts it again.
+    docker("exec", db, "kill", "-INT", postmaster);
+    const deadline = Date.now() + 60_000;
+    while (!restarted()) {
+      if (Date.now() > deadline) throw new Error("postgres did not restart");
+      await sleep(200);
+    }
+    await sleep(3000);
+    running = false;
+    await Promise.all(clients);
+    assert.deepEqual(failures, []);
+    assert.ok(answered - before > 20, `only ${answered - before} requests during the restart`);
+    assert.match(logs(db), /received fast shutdown request/);
   });
 });

@@ -219,11 +219,47 @@ describe("alerts in the program (dev stack under mocks)", function () {
     ]);
   });
 
-  it("lets only EventBridge and CloudWatch publish to the topic", () => {
-    const policy = JSON.parse(run.one("aws:sns/topicPolicy:TopicPolicy").inputs.policy);
-    assert.deepEqual(
-      policy.Statement.map((s: { Principal: unknown; Action: string }) => [s.Principal, s.Action]),
-      [[{ Service: ["events.amazonaws.com", "cloudwatch.amazonaws.com"] }, "sns:Publish"]],
-    );
+  it("lets only this stack's three rules and its alarm publish to the topic, in this account", () => {
+    const policy = run.one("aws:sns/topicPolicy:TopicPolicy").inputs;
+    const topicArn = `arn:aws:sns:us-east-2:${ACCOUNT}:aura-dev-alerts`;
+    assert.equal(policy.arn, topicArn);
+    const condition = (sources: string[]) => ({
+      StringEquals: { "aws:SourceAccount": ACCOUNT },
+      ArnEquals: { "aws:SourceArn": sources },
+    });
+    assert.deepEqual(JSON.parse(policy.policy), {
+      Version: "2012-10-17",
+      Statement: [
+        {
+          Sid: "StackRulesPublish",
+          Effect: "Allow",
+          Principal: { Service: "events.amazonaws.com" },
+          Action: "sns:Publish",
+          Resource: topicArn,
+          Condition: condition(
+            ["task-stopped", "deployment-failed", "task-start-impaired"].map(
+              (rule) => `arn:aws:events:us-east-2:${ACCOUNT}:rule/aura-dev-${rule}`,
+            ),
+          ),
+        },
+        {
+          Sid: "StackAlarmsPublish",
+          Effect: "Allow",
+          Principal: { Service: "cloudwatch.amazonaws.com" },
+          Action: "sns:Publish",
+          Resource: topicArn,
+          Condition: condition([
+            `arn:aws:cloudwatch:us-east-2:${ACCOUNT}:alarm:aura-dev-below-desired`,
+          ]),
+        },
+      ],
+    });
+    // Every rule's target and the alarm's actions are this topic, so each is covered above.
+    for (const target of run.all("aws:cloudwatch/eventTarget:EventTarget")) {
+      assert.equal(target.inputs.arn, topicArn);
+    }
+    assert.deepEqual(run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs.alarmActions, [
+      topicArn,
+    ]);
   });
 });

@@ -228,7 +228,7 @@ describe("stack configuration", () => {
     [
       "an unknown aura key",
       { "aura:platfrom": "linux/amd64" },
-      "aura:platfrom is not a known setting: known keys are aura:platform, aura:cpu, aura:memory, aura:logRetentionDays, aura:repositoryPrefix, aura:alertEmail, aura:storage, aura:vpcId, aura:assignPublicIp, aura:enableExecuteCommand, aura:desiredCount, aura:databaseBackupRetentionDays, aura:databaseDeletionProtection, aura:databaseMultiAz, aura:postgresInstanceClass, aura:postgresStorageGb, aura:redisNodeType, aura:documentDbInstanceClass, aura:publicSubnetIds, aura:privateSubnetIds, aura:databases, aura:api-gateway, aura:service-desk-host",
+      "aura:platfrom is not a known setting: known keys are aura:platform, aura:cpu, aura:memory, aura:logRetentionDays, aura:repositoryPrefix, aura:alertEmail, aura:storage, aura:vpcId, aura:assignPublicIp, aura:enableExecuteCommand, aura:desiredCount, aura:databaseBackupRetentionDays, aura:databaseDeletionProtection, aura:databaseMultiAz, aura:postgresInstanceClass, aura:postgresStorageGb, aura:redisNodeType, aura:documentDbInstanceClass, aura:certificateArn, aura:domainName, aura:hostedZoneId, aura:publicSubnetIds, aura:privateSubnetIds, aura:databases, aura:api-gateway, aura:service-desk-host",
     ],
     [
       "a log retention CloudWatch does not offer",

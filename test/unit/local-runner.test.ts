@@ -27,7 +27,12 @@ import { probeCommand } from "../../local/docker";
 
 describe("local runner: secrets file", () => {
   it("knows the task's secret variables", () => {
-    assert.deepEqual(secretNames(), ["MONGO_PASSWORD", "POSTGRES_PASSWORD", "REDIS_PASSWORD"]);
+    assert.deepEqual(secretNames(), [
+      "AURA_API_KEYS",
+      "MONGO_PASSWORD",
+      "POSTGRES_PASSWORD",
+      "REDIS_PASSWORD",
+    ]);
   });
 
   it("parses NAME=value lines, skipping comments and blanks; values keep '=' and spaces", () => {
@@ -47,17 +52,37 @@ describe("local runner: secrets file", () => {
     );
   });
 
-  it("generates 48 hex digits per secret and writes the file 0600 on first use", () => {
+  it("generates 48 hex digits per secret (two comma-separated API keys) and writes the file 0600 on first use", () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aura-local-"));
     const file = path.join(dir, "local.env");
     const first = loadLocalSecrets(file);
     assert.equal(first.created, true);
     assert.deepEqual([...first.values.keys()], secretNames());
-    for (const value of first.values.values()) assert.match(value, /^[0-9a-f]{48}$/);
+    for (const [name, value] of first.values) {
+      if (name === "AURA_API_KEYS") assert.match(value, /^[0-9a-f]{48},[0-9a-f]{48}$/);
+      else assert.match(value, /^[0-9a-f]{48}$/);
+    }
+    const [one, two] = first.values.get("AURA_API_KEYS")!.split(",");
+    assert.notEqual(one, two);
     assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     const second = loadLocalSecrets(file);
     assert.equal(second.created, false);
     assert.deepEqual(second.values, first.values);
+    fs.rmSync(dir, { recursive: true });
+  });
+
+  it("adds API keys to a file written before the gateway had them, keeping every password", () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "aura-local-"));
+    const file = path.join(dir, "local.env");
+    fs.writeFileSync(file, "POSTGRES_PASSWORD=a\nREDIS_PASSWORD=b\nMONGO_PASSWORD=c\n");
+    const loaded = loadLocalSecrets(file);
+    assert.deepEqual(
+      [loaded.created, loaded.values.get("POSTGRES_PASSWORD"), loaded.values.get("MONGO_PASSWORD")],
+      [false, "a", "c"],
+    );
+    assert.match(loaded.values.get("AURA_API_KEYS")!, /^[0-9a-f]{48},[0-9a-f]{48}$/);
+    assert.deepEqual(loadLocalSecrets(file).values, loaded.values);
+    assert.equal(fs.statSync(file).mode & 0o777, 0o600);
     fs.rmSync(dir, { recursive: true });
   });
 
@@ -76,7 +101,9 @@ describe("local runner: secrets file", () => {
 
   it("gives the definitions ECS-shaped secrets that resolve only from the file", () => {
     const refs = localSecretRefs();
-    assert.deepEqual(refs["api-gateway"], []);
+    assert.deepEqual(refs["api-gateway"], [
+      { name: "AURA_API_KEYS", valueFrom: "local.env:AURA_API_KEYS" },
+    ]);
     assert.deepEqual(refs.databases, [
       { name: "POSTGRES_PASSWORD", valueFrom: "local.env:POSTGRES_PASSWORD" },
       { name: "REDIS_PASSWORD", valueFrom: "local.env:REDIS_PASSWORD" },

@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { HTTP_ONLY_WARNING } from "../../lib/https";
 import { ConfigError, parseAuraConfig } from "../../lib/config";
 import {
   DOCUMENTDB_USER,
@@ -275,8 +276,8 @@ describe("managed databases (dev stack, aura:storage managed, 3 tasks, under moc
       "api-gateway",
       "service-desk-host",
     ]);
-    // Managed storage is durable: no ephemeral warning.
-    assert.deepEqual(run.warnings, []);
+    // Managed storage is durable: no ephemeral warning (only dev's plain-HTTP one).
+    assert.deepEqual(run.warnings, [HTTP_ONLY_WARNING]);
   });
 
   it("gives the service desk the endpoints and TLS settings in environment, the passwords as secrets", () => {
@@ -309,6 +310,7 @@ describe("managed databases (dev stack, aura:storage managed, 3 tasks, under moc
       { name: "REDIS_PORT", value: "6379" },
       { name: "REDIS_TLS", value: "true" },
       { name: "REDIS_TLS_CA_FILE", value: "/etc/ssl/certs/ca-certificates.crt" },
+      { name: "WORKERS", value: "1" },
     ]);
     assert.deepEqual(
       desk.secrets,

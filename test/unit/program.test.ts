@@ -1,4 +1,5 @@
 import { strict as assert } from "assert";
+import { HTTP_ONLY_WARNING } from "../../lib/https";
 import * as path from "path";
 import { AuraConfig, parseAuraConfig } from "../../lib/config";
 import { contextDigest } from "../../lib/contextDigest";
@@ -67,8 +68,10 @@ describe("the Pulumi program (dev stack under mocks)", function () {
     images = run.outputs.imageRefs as Record<string, string>;
   });
 
-  it("exports the URL, names, image refs and log group", () => {
+  it("exports the URL, names, image refs, log group and API keys", () => {
     assert.deepEqual(Object.keys(run.outputs).sort(), [
+      "apiKeys",
+      "apiKeysSecretName",
       "clusterName",
       "imageRefs",
       "logGroupName",
@@ -81,6 +84,11 @@ describe("the Pulumi program (dev stack under mocks)", function () {
     assert.equal(run.outputs.clusterName, "aura-dev-cluster");
     assert.equal(run.outputs.serviceName, "aura-dev-service");
     assert.equal(run.outputs.logGroupName, "/ecs/aura-app-dev");
+    assert.equal(run.outputs.apiKeysSecretName, "aura-dev-api-keys");
+    assert.deepEqual(run.outputs.apiKeys, [
+      "generated-aura-api-keys-key-1",
+      "generated-aura-api-keys-key-2",
+    ]);
     for (const name of ["databases", "api-gateway", "service-desk-host"]) {
       assert.match(images[name], new RegExp(`^${REGISTRY}/aura-${name}@sha256:[0-9a-f]{64}$`));
     }
@@ -92,6 +100,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       .map((resource) => `${resource.type} ${resource.name}`);
     assert.deepEqual(components, [
       "aura:secrets:Credentials aura-credentials",
+      "aura:secrets:ApiKeys aura-api-keys",
       "aura:containers:Databases aura-databases",
       "aura:containers:ApiGateway aura-api-gateway",
       "aura:containers:ServiceDeskHost aura-service-desk-host",
@@ -219,6 +228,8 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         { name: "PORT", value: "8000" },
         { name: "SERVICE_DESK_URL", value: "http://127.0.0.1:8001" },
         { name: "UPSTREAM_TIMEOUT_SECONDS", value: "10" },
+        // aura:cpu 1024 is one vCPU: one uvicorn process (appWorkers).
+        { name: "WORKERS", value: "1" },
       ],
       healthCheck: {
         command: WITH_MEMORY(84, 12, "python3", "-c", APP_PROBE(8000)),
@@ -235,6 +246,13 @@ describe("the Pulumi program (dev stack under mocks)", function () {
       mountPoints: [{ sourceVolume: "api-gateway-tmp", containerPath: "/tmp", readOnly: false }],
       logConfiguration: logs("api-gateway"),
       dockerLabels: { "org.aura.tools": "/usr/local/bin/aura-probe,python3" },
+      // The whole API keys secret (comma-separated keys), not a JSON key of it.
+      secrets: [
+        {
+          name: "AURA_API_KEYS",
+          valueFrom: `arn:aws:secretsmanager:us-east-2:${ACCOUNT}:secret:aura-dev-api-keys-AbCdEf`,
+        },
+      ],
       dependsOn: [{ containerName: "databases", condition: "HEALTHY" }],
     });
   });
@@ -259,6 +277,7 @@ describe("the Pulumi program (dev stack under mocks)", function () {
         { name: "POSTGRES_USER", value: "aura_user" },
         { name: "REDIS_HOST", value: "127.0.0.1" },
         { name: "REDIS_PORT", value: "6379" },
+        { name: "WORKERS", value: "1" },
       ],
       healthCheck: {
         command: WITH_MEMORY(84, 12, "python3", "-c", APP_PROBE(8001)),
@@ -347,7 +366,10 @@ describe("the Pulumi program (dev stack under mocks)", function () {
           Sid: "ReadSecrets",
           Effect: "Allow",
           Action: "secretsmanager:GetSecretValue",
-          Resource: [SECRET_ARN],
+          Resource: [
+            SECRET_ARN,
+            `arn:aws:secretsmanager:us-east-2:${ACCOUNT}:secret:aura-dev-api-keys-AbCdEf`,
+          ],
         },
       ],
     });
@@ -495,7 +517,10 @@ describe("the Pulumi program (dev stack under mocks)", function () {
   });
 
   it("keeps the generated passwords in Secrets Manager and out of every environment", () => {
-    const version = run.one("aws:secretsmanager/secretVersion:SecretVersion");
+    const version = run.one(
+      "aws:secretsmanager/secretVersion:SecretVersion",
+      "aura-credentials-secret-version",
+    );
     assert.deepEqual(JSON.parse(revealSecret(version.inputs.secretString) as string), {
       POSTGRES_PASSWORD: "generated-aura-credentials-postgres-password",
       REDIS_PASSWORD: "generated-aura-credentials-redis-password",
@@ -653,7 +678,8 @@ describe("the Pulumi program's preflight", function () {
       "preflight deploy: expected outage per deploy 80 s (maximum 100 %, minimum healthy 0 %, one writer: the old task stops before the new one starts) = deregistration 10 s (in-flight requests finish; no other target could take new ones) + old task stop 6 s (apps, then the databases' clean shutdown) + provisioning 10 s (Fargate capacity and the task's ENI) + image pull 17 s (680 MB at 40 MB/s) + databases HEALTHY 15 s (ready in about 15 s, seen on the 5 s probe grid; the apps wait for it) + gateway start 2 s (the ALB probes the gateway itself, not its container health) + ALB admits 20 s (healthy threshold 2 x 10 s)",
       "preflight rollout: pulumi up waits up to 2361 s for the deployment to complete (3 failed tasks trip the circuit breaker, each at worst 747 s = launch 27 s + condemned at 600 s + stop 120 s; then the alarms' bake time 120 s)",
     ]);
-    assert.deepEqual(run.warnings, []);
+    // dev has no certificate (test/unit/https.test.ts covers HTTPS).
+    assert.deepEqual(run.warnings, [HTTP_ONLY_WARNING]);
   });
 
   it("warns at preview about a risky setting without failing", async () => {
@@ -663,6 +689,7 @@ describe("the Pulumi program's preflight", function () {
     });
     assert.deepEqual(run.warnings, [
       "preflight warning: aura:databases.startTimeout = 120 s cuts databases's boot budget of 300 s short: a slow boot stops the task at 120 s even though its health check would still wait.",
+      HTTP_ONLY_WARNING,
     ]);
   });
 

@@ -275,7 +275,10 @@ describe("durable databases on EFS (dev stack under mocks)", function () {
 
   describe("credentials", () => {
     it("puts the generated passwords in the secret version only, as a Pulumi secret", () => {
-      const version = run.one("aws:secretsmanager/secretVersion:SecretVersion");
+      const version = run.one(
+        "aws:secretsmanager/secretVersion:SecretVersion",
+        "aura-credentials-secret-version",
+      );
       assert.ok(
         Object.values(version.inputs.secretString).includes("1b47061264138c4ac30d75fd1eb44270"),
         "secretString must be a secret",
@@ -299,11 +302,16 @@ describe("durable databases on EFS (dev stack under mocks)", function () {
           definition.name,
         );
         for (const secret of definition.secrets ?? []) {
+          // The gateway's API keys are a secret of their own, read whole (components/apiKeys.ts).
           assert.match(
             secret.valueFrom,
-            new RegExp(
-              `^arn:aws:secretsmanager:us-east-2:${ACCOUNT}:secret:aura-dev-database-credentials-AbCdEf:${secret.name}::$`,
-            ),
+            secret.name === "AURA_API_KEYS"
+              ? new RegExp(
+                  `^arn:aws:secretsmanager:us-east-2:${ACCOUNT}:secret:aura-dev-api-keys-AbCdEf$`,
+                )
+              : new RegExp(
+                  `^arn:aws:secretsmanager:us-east-2:${ACCOUNT}:secret:aura-dev-database-credentials-AbCdEf:${secret.name}::$`,
+                ),
           );
         }
       }

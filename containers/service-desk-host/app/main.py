@@ -16,21 +16,23 @@ import json
 import logging
 import os
 import re
+import select
 import sys
 import threading
 import time
 import uuid
 from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterator, Literal
+from typing import Any, Callable, Dict, Iterator, List, Literal, TypeVar
 
 import psycopg2
+import psycopg2.extensions
 import psycopg2.extras
 import pymongo
 import pymongo.errors
 import redis
 import uvicorn
-from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi import FastAPI, HTTPException, Path, Query, Request, Response
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -41,6 +43,14 @@ STATUSES = ("open", "in_progress", "resolved", "closed")
 CACHE_TTL_SECONDS = 300
 # Short enough that a request during an outage fails fast, well inside the gateway's timeout.
 CONNECT_TIMEOUT_SECONDS = 3
+# How long a request waits for PostgreSQL to accept connections again (a restart takes about a
+# second); below the gateway's 10 s budget for the whole request.
+RECONNECT_SECONDS = 5
+# Above the gateway's own upstream keep-alive (30 s) and the ALB's 60 s: the client side of
+# every connection closes first.
+KEEP_ALIVE_SECONDS = 75
+# PostgreSQL's OFFSET and ids are bigint.
+BIGINT_MAX = 2**63 - 1
 REQUEST_ID_HEADER = "X-Request-ID"
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -138,6 +148,10 @@ class Settings:
             **mongo_tls(),
         )
         self.mongo_db = env("MONGO_DB", "aura")
+        self.pool_size = int(env("POSTGRES_POOL_SIZE", "8"))
+        configured = env("WORKERS", "").strip()
+        # WORKERS comes from the task definition (sized from the task's CPU).
+        self.workers = max(1, int(configured)) if configured else max(1, len(os.sched_getaffinity(0)))
 
 
 settings = Settings()
@@ -167,31 +181,131 @@ CREATE TABLE IF NOT EXISTS tickets (
 """
 _schema_ready = False
 _schema_lock = threading.Lock()
+T = TypeVar("T")
 
 
-@contextmanager
-def postgres() -> Iterator[Any]:
-    """A cursor in one transaction on a new connection.
+def connect_postgres() -> Any:
+    """The one place a PostgreSQL connection is opened: every option of it lives here."""
+    return psycopg2.connect(
+        connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=SERVICE, **settings.postgres
+    )
 
-    A connection per request costs a few milliseconds on the task's loopback and means there
-    is never a stale pooled connection after PostgreSQL restarts: the first request after the
-    database is back simply works.
+
+class PostgresPool:
+    """Connections kept open between requests, checked before each use.
+
+    A pooled connection is handed out only if it is idle and PostgreSQL has not closed it: a
+    server that shuts down or restarts terminates its sessions, which leaves the socket
+    readable (an idle session never has anything to read), so the check costs no round trip.
+    When no connection can be opened the pool retries for RECONNECT_SECONDS, which covers a
+    restart; after that the request is a 503.
     """
-    try:
-        conn = psycopg2.connect(
-            connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name=SERVICE, **settings.postgres
-        )
-    except psycopg2.OperationalError as error:
-        raise DatabaseUnavailable("postgres", _first_line(error)) from error
-    try:
-        with conn:  # commit on success, roll back on any exception
-            with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
-                _ensure_schema(cursor)
-                yield cursor
-    except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
-        raise DatabaseUnavailable("postgres", _first_line(error)) from error
-    finally:
-        conn.close()
+
+    def __init__(self, size: int) -> None:
+        self._idle: List[Any] = []
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(size)
+
+    @staticmethod
+    def _usable(conn: Any) -> bool:
+        if conn.closed or conn.get_transaction_status() != psycopg2.extensions.TRANSACTION_STATUS_IDLE:
+            return False
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        return not readable
+
+    def _open(self, patient: bool) -> Any:
+        deadline = time.monotonic() + (RECONNECT_SECONDS if patient else 0)
+        delay = 0.05
+        while True:
+            try:
+                return connect_postgres()
+            except psycopg2.OperationalError as error:
+                if time.monotonic() + delay > deadline:
+                    raise DatabaseUnavailable("postgres", _first_line(error)) from error
+                time.sleep(delay)
+                delay = min(delay * 2, 0.5)
+
+    def checkout(self, patient: bool = True) -> Any:
+        if not self._slots.acquire(timeout=RECONNECT_SECONDS):
+            raise DatabaseUnavailable("postgres", "no pooled connection free")
+        try:
+            while True:
+                with self._lock:
+                    conn = self._idle.pop() if self._idle else None
+                if conn is None:
+                    return self._open(patient)
+                if self._usable(conn):
+                    return conn
+                conn.close()
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def checkin(self, conn: Any, broken: bool) -> None:
+        try:
+            if broken or conn.closed:
+                conn.close()
+            else:
+                with self._lock:
+                    self._idle.append(conn)
+        finally:
+            self._slots.release()
+
+    def discard_idle(self) -> None:
+        """After a lost connection the others are likely dead too: they are reopened on demand."""
+        with self._lock:
+            stale, self._idle = self._idle, []
+        for conn in stale:
+            conn.close()
+
+
+_pool = PostgresPool(settings.pool_size)
+
+
+def _connection_lost(conn: Any) -> bool:
+    return bool(conn.closed)
+
+
+def in_transaction(work: Callable[[Any], T], patient: bool = True) -> T:
+    """Runs `work(cursor)` in one transaction on a pooled connection, committing on success.
+
+    If the connection is lost before the commit (PostgreSQL restarted under it), the server has
+    rolled the transaction back, so `work` runs once more on a fresh connection: a restart costs
+    the client latency, not an error. A connection lost during the commit is a 503, because the
+    commit may or may not have happened.
+    """
+    for attempt in (1, 2):
+        conn = _pool.checkout(patient)
+        broken = True
+        try:
+            try:
+                with conn.cursor(cursor_factory=psycopg2.extras.RealDictCursor) as cursor:
+                    _ensure_schema(cursor)
+                    result = work(cursor)
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+                if _connection_lost(conn):
+                    _pool.discard_idle()
+                    if attempt == 1 and patient:
+                        log.warning("postgres: connection lost (%s); retrying on a new one", _first_line(error))
+                        continue
+                else:
+                    conn.rollback()
+                    broken = False
+                raise DatabaseUnavailable("postgres", _first_line(error)) from error
+            except BaseException:
+                if not conn.closed:
+                    conn.rollback()
+                    broken = False
+                raise
+            try:
+                conn.commit()
+            except (psycopg2.OperationalError, psycopg2.InterfaceError) as error:
+                raise DatabaseUnavailable("postgres", _first_line(error)) from error
+            broken = False
+            return result
+        finally:
+            _pool.checkin(conn, broken)
+    raise AssertionError("unreachable")
 
 
 def _ensure_schema(cursor: Any) -> None:
@@ -313,14 +427,13 @@ def create_schema_early() -> None:
     # Best effort: the databases may still be starting. The first request that reaches
     # PostgreSQL creates the schema instead, so an outage here never stops the service.
     try:
-        with postgres():
-            pass
+        in_transaction(lambda cursor: None, patient=False)
     except DatabaseUnavailable as error:
         log.warning("postgres not reachable at start-up (%s); schema will be created on first use", error.reason)
 
 
 @app.get("/health")
-def health() -> Dict[str, str]:
+async def health() -> Dict[str, str]:
     return {"status": "ok", "service": SERVICE}
 
 
@@ -328,8 +441,7 @@ def health() -> Dict[str, str]:
 def ready() -> JSONResponse:
     checks: Dict[str, str] = {}
     try:
-        with postgres() as cursor:
-            cursor.execute("SELECT 1")
+        in_transaction(lambda cursor: cursor.execute("SELECT 1"), patient=False)
         checks["postgres"] = "ok"
     except DatabaseUnavailable as error:
         checks["postgres"] = f"unavailable: {error.reason}"
@@ -354,8 +466,8 @@ def ready() -> JSONResponse:
 
 
 @app.post("/tickets", status_code=201)
-def create_ticket(ticket: TicketCreate, request: Request) -> Dict[str, Any]:
-    with postgres() as cursor:
+def create_ticket(ticket: TicketCreate, request: Request) -> JSONResponse:
+    def insert(cursor: Any) -> Dict[str, Any]:
         cursor.execute(
             "INSERT INTO tickets (title, description) VALUES (%s, %s) RETURNING *",
             (ticket.title, ticket.description),
@@ -363,19 +475,24 @@ def create_ticket(ticket: TicketCreate, request: Request) -> Dict[str, Any]:
         created = ticket_json(cursor.fetchone())
         # Inside the transaction: if the activity log is down, the ticket is not created either.
         record_activity(created["id"], "created", request.state.request_id, status=created["status"])
-    return created
+        return created
+
+    # A JSONResponse as is: FastAPI would otherwise walk every value through jsonable_encoder.
+    return JSONResponse(status_code=201, content=in_transaction(insert))
 
 
 @app.get("/tickets")
 def list_tickets(
-    limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0)
-) -> Dict[str, Any]:
-    with postgres() as cursor:
+    limit: int = Query(20, ge=1, le=100), offset: int = Query(0, ge=0, le=BIGINT_MAX)
+) -> JSONResponse:
+    def page(cursor: Any) -> Dict[str, Any]:
         cursor.execute("SELECT count(*) AS total FROM tickets")
         total = cursor.fetchone()["total"]
         cursor.execute("SELECT * FROM tickets ORDER BY id LIMIT %s OFFSET %s", (limit, offset))
         items = [ticket_json(row) for row in cursor.fetchall()]
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+        return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+    return JSONResponse(content=in_transaction(page))
 
 
 @app.get("/tickets/{ticket_id}")
@@ -383,10 +500,13 @@ def get_ticket(ticket_id: int = ticket_id_path()) -> JSONResponse:
     with redis_errors():
         cached = _redis.get(cache_key(ticket_id))
     if cached is not None:
-        return JSONResponse(content=json.loads(cached), headers={"X-Cache": "hit"})
-    with postgres() as cursor:
+        # Stored as the JSON it is sent as.
+        return Response(content=cached, media_type="application/json", headers={"X-Cache": "hit"})
+    def read(cursor: Any) -> Any:
         cursor.execute("SELECT * FROM tickets WHERE id = %s", (ticket_id,))
-        row = cursor.fetchone()
+        return cursor.fetchone()
+
+    row = in_transaction(read)
     if row is None:
         raise HTTPException(status_code=404, detail=f"ticket {ticket_id} not found")
     ticket = ticket_json(row)
@@ -398,14 +518,14 @@ def get_ticket(ticket_id: int = ticket_id_path()) -> JSONResponse:
 @app.patch("/tickets/{ticket_id}")
 def change_status(
     change: TicketStatusChange, request: Request, ticket_id: int = ticket_id_path()
-) -> Dict[str, Any]:
-    with postgres() as cursor:
+) -> JSONResponse:
+    def update(cursor: Any) -> Any:
         cursor.execute("SELECT * FROM tickets WHERE id = %s FOR UPDATE", (ticket_id,))
         row = cursor.fetchone()
         if row is None:
             raise HTTPException(status_code=404, detail=f"ticket {ticket_id} not found")
         if row["status"] == change.status:
-            return ticket_json(row)  # nothing changed: no write, no activity entry
+            return ticket_json(row), False  # nothing changed: no write, no activity entry
         cursor.execute(
             "UPDATE tickets SET status = %s, updated_at = now() WHERE id = %s RETURNING *",
             (change.status, ticket_id),
@@ -418,21 +538,28 @@ def change_status(
         # stale entry behind; and once more after it, for a reader that refilled it meanwhile.
         with redis_errors():
             _redis.delete(cache_key(ticket_id))
+        return updated, True
+
+    updated, changed = in_transaction(update)
+    if not changed:
+        return JSONResponse(content=updated)
     try:
         _redis.delete(cache_key(ticket_id))
     except redis.exceptions.RedisError as error:
         log.warning("redis: second invalidation of ticket %s failed: %s", ticket_id, error)
-    return updated
+    return JSONResponse(content=updated)
 
 
 @app.get("/tickets/{ticket_id}/activity")
 def ticket_activity(ticket_id: int = ticket_id_path()) -> Dict[str, Any]:
     if _mongo is None:
         raise HTTPException(status_code=501, detail="the activity log is disabled (MONGO_ENABLED=false)")
-    with postgres() as cursor:
+    def exists(cursor: Any) -> bool:
         cursor.execute("SELECT 1 FROM tickets WHERE id = %s", (ticket_id,))
-        if cursor.fetchone() is None:
-            raise HTTPException(status_code=404, detail=f"ticket {ticket_id} not found")
+        return cursor.fetchone() is not None
+
+    if not in_transaction(exists):
+        raise HTTPException(status_code=404, detail=f"ticket {ticket_id} not found")
     with mongo_errors():
         entries = list(
             activity_collection().find({"ticket_id": ticket_id}, {"_id": 0}).sort("_id", pymongo.ASCENDING)
@@ -475,28 +602,55 @@ def _request_id(request: Request) -> str:
     return getattr(request.state, "request_id", "-")
 
 
-@app.middleware("http")
-async def request_id_and_errors(request: Request, call_next: Any) -> Any:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    # Only ids that are safe to log and echo are kept; anything else gets a fresh one.
-    request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
-    request.state.request_id = request_id
-    started = time.monotonic()
-    try:
-        response = await call_next(request)
-    except Exception:  # the last line of defence: log the trace, never send it
-        log.exception("request_id=%s unhandled error", request_id)
-        response = JSONResponse(status_code=500, content={"detail": "internal error", "request_id": request_id})
-    response.headers[REQUEST_ID_HEADER] = request_id
-    log.info(
-        "request_id=%s method=%s path=%s status=%d duration_ms=%d",
-        request_id,
-        request.method,
-        request.url.path,
-        response.status_code,
-        (time.monotonic() - started) * 1000,
-    )
-    return response
+@app.exception_handler(Exception)
+def internal_error(request: Request, error: Exception) -> JSONResponse:
+    # Starlette's outermost layer answers with this and re-raises; RequestIds logs the trace.
+    return JSONResponse(status_code=500, content={"detail": "internal error", "request_id": _request_id(request)})
+
+
+class RequestIds:
+    """Request id and access log as plain ASGI middleware (Starlette's `@app.middleware` runs
+    every request through an extra task and memory streams, a large share of its cost)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    async def __call__(self, scope: Dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.inner(scope, receive, send)
+            return
+        incoming = ""
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+        # Only ids that are safe to log and echo are kept; anything else gets a fresh one.
+        request_id = incoming if REQUEST_ID_PATTERN.match(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.monotonic()
+        status = [0]
+
+        async def send_with_id(message: Dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"x-request-id"]
+                message["headers"] = [*headers, (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        try:
+            await self.inner(scope, receive, send_with_id)
+        except Exception:  # the last line of defence: log the trace, never send it
+            log.exception("request_id=%s unhandled error", request_id)
+        log.info(
+            "request_id=%s method=%s path=%s status=%d duration_ms=%d",
+            request_id,
+            scope["method"],
+            scope["path"],
+            status[0],
+            (time.monotonic() - started) * 1000,
+        )
+
+
+asgi = RequestIds(app)
 
 
 def _first_line(error: BaseException) -> str:
@@ -505,5 +659,22 @@ def _first_line(error: BaseException) -> str:
 
 
 if __name__ == "__main__":
-    log.info("activity log %s", "enabled (MongoDB)" if settings.mongo_enabled else "disabled (MONGO_ENABLED=false)")
-    uvicorn.run(app, host=settings.host, port=settings.port, access_log=False, log_level="info")
+    log.info(
+        "activity log %s; %d worker(s), up to %d PostgreSQL connections each",
+        "enabled (MongoDB)" if settings.mongo_enabled else "disabled (MONGO_ENABLED=false)",
+        settings.workers,
+        settings.pool_size,
+    )
+    uvicorn.run(
+        "main:asgi" if settings.workers > 1 else asgi,
+        app_dir=os.path.dirname(os.path.abspath(__file__)),
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        loop="uvloop",
+        # httptools (C) parses HTTP/1.1 at about 1.6x the rate of h11 (pure Python) here.
+        http="httptools",
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
+        access_log=False,
+        log_level="info",
+    )
