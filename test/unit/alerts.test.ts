@@ -258,8 +258,10 @@ describe("alerts in the program (dev stack under mocks)", function () {
     for (const target of run.all("aws:cloudwatch/eventTarget:EventTarget")) {
       assert.equal(target.inputs.arn, topicArn);
     }
-    assert.deepEqual(run.one("aws:cloudwatch/metricAlarm:MetricAlarm").inputs.alarmActions, [
-      topicArn,
-    ]);
+    assert.deepEqual(
+      run.one("aws:cloudwatch/metricAlarm:MetricAlarm", "aura-alerts-below-desired").inputs
+        .alarmActions,
+      [topicArn],
+    );
   });
 });

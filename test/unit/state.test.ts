@@ -81,7 +81,8 @@ describe("state that cannot be lost by accident", function () {
   it("keeps a deleted secret recoverable for 30 days, the longest Secrets Manager allows", () => {
     assert.equal(RECOVERY_WINDOW_DAYS, 30);
     assert.equal(
-      run.one("aws:secretsmanager/secret:Secret").inputs.recoveryWindowInDays,
+      run.one("aws:secretsmanager/secret:Secret", "aura-credentials-secret").inputs
+        .recoveryWindowInDays,
       RECOVERY_WINDOW_DAYS,
     );
   });
@@ -153,7 +154,8 @@ describe("state that cannot be lost by accident", function () {
     const staging = await runProgram({ stack: "staging", configFrom: "dev" });
     const physical = (current: ProgramRun) => ({
       repositories: current.all("aws:ecr/repository:Repository").map(({ inputs }) => inputs.name),
-      secret: current.one("aws:secretsmanager/secret:Secret").inputs.name,
+      secret: current.one("aws:secretsmanager/secret:Secret", "aura-credentials-secret").inputs
+        .name,
       logGroup: current.one("aws:cloudwatch/logGroup:LogGroup").inputs.name,
       cluster: current.one("aws:ecs/cluster:Cluster").inputs.name,
       service: current.one("awsx:ecs:FargateService").inputs.name,
