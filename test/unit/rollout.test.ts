@@ -22,7 +22,7 @@ import {
 } from "../../lib/rolloutCheck";
 import { readStackConfig } from "../../lib/stackFile";
 import { serviceGracePeriod } from "../../lib/service";
-import { runProgram } from "../mocks";
+import { ProgramRun, runProgram } from "../mocks";
 import { classifyStoppedTask } from "../../tools/diagnose/classify";
 import { TEXTS, stoppedTask, taskArn, taskDefinitionArn } from "./diagnose.fixtures";
 
@@ -623,22 +623,27 @@ describe("rollout budget", () => {
 
 describe("rollout verification in the program", function () {
   this.timeout(20000);
+  let update: ProgramRun;
+  let preview: ProgramRun;
 
-  it("makes no AWS call in a preview, whose rollout output equals the update's", async () => {
-    const run = await runProgram({ preview: true });
-    assert.deepEqual(run.ecs, []);
-    // The revision: a preview of the unchanged stack shows no change to the output.
-    assert.equal(run.outputs.rollout, "aura-app-dev:1");
-    assert.equal((await runProgram()).outputs.rollout, "aura-app-dev:1");
+  before(async () => {
+    update = await runProgram();
+    preview = await runProgram({ preview: true });
   });
 
-  it("on pulumi up reads the service and logs the rollout's progress", async () => {
-    const run = await runProgram();
-    assert.equal(run.ecs.length, 1);
-    const calls = run.ecs[0].stub.calls().map((call) => call.args[0].constructor.name);
+  it("makes no AWS call in a preview, whose rollout output equals the update's", () => {
+    assert.deepEqual(preview.ecs, []);
+    // The revision: a preview of the unchanged stack shows no change to the output.
+    assert.equal(preview.outputs.rollout, "aura-app-dev:1");
+    assert.equal(update.outputs.rollout, "aura-app-dev:1");
+  });
+
+  it("on pulumi up reads the service and logs the rollout's progress", () => {
+    assert.equal(update.ecs.length, 1);
+    const calls = update.ecs[0].stub.calls().map((call) => call.args[0].constructor.name);
     assert.deepEqual(calls, ["DescribeServicesCommand", "ListTasksCommand", "ListTasksCommand"]);
     assert.deepEqual(
-      run.infos.filter((line) => line.startsWith("rollout: ")),
+      update.infos.filter((line) => line.startsWith("rollout: ")),
       [
         "rollout: watching aura-dev-service for aura-app-dev:1 (budget 2361 s)",
         "rollout: deployment ecs-svc/1000000000000000001 (aura-app-dev:1): COMPLETED, 0 failed task(s) of the 3 that trip the circuit breaker",
