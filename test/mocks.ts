@@ -231,31 +231,103 @@ export function completedRolloutEcs(stack = "dev", region = "us-east-2"): Mocked
   return { client, stub: ecs };
 }
 
+/** How a test asks for a run of the program. */
+export interface RunOptions {
+  stack?: string;
+  /** The stack whose `Pulumi.<stack>.yaml` holds the config. @default `stack` */
+  configFrom?: string;
+  /** Run as `pulumi preview` does (`isDryRun()` true). @default false */
+  preview?: boolean;
+  /**
+   * With `preview`: the stack does not exist yet, so the engine knows no output the cloud
+   * computes (ARNs, URLs, IDs, image refs): each is unknown, as in a brand-new stack's first
+   * preview. Without it a preview sees the outputs an earlier update stored.
+   * @default false
+   */
+  newStack?: boolean;
+  overrides?: Record<string, string>;
+  /** The registry the program's images live in. @default an empty fake ECR */
+  registry?: FakeRegistry;
+  /** The ECS the rollout check reads. @default a completed rollout (`completedRolloutEcs`) */
+  ecs?: () => MockedEcs;
+}
+
+/**
+ * Runs of the program shared by the tests of one mocha worker, keyed by everything that decides
+ * what the program registers (stack, config, preview, new stack). A run costs about a tenth of a
+ * second of CPU; the suite asks for the dev stack's alone about ten times. Only runs with the
+ * default registry and ECS are shared: a test that brings its own gets a run of its own. Shared
+ * runs are deeply frozen, so a test that mutated one would throw instead of changing what the
+ * next test sees: tests stay independent of their order.
+ */
+const sharedRuns = new Map<string, Promise<ProgramRun>>();
+
 /**
  * Runs `index.ts` for `stack` (config from `Pulumi.<stack>.yaml` plus `overrides`) and waits
- * until every resource is registered.
+ * until every resource is registered. A run that only differs from an earlier one of the same
+ * worker by the object it is asked with is that earlier run (see `sharedRuns`).
  */
-export async function runProgram(
-  options: {
-    stack?: string;
-    /** The stack whose `Pulumi.<stack>.yaml` holds the config. @default `stack` */
-    configFrom?: string;
-    /** Run as `pulumi preview` does (`isDryRun()` true). @default false */
-    preview?: boolean;
-    /**
-     * With `preview`: the stack does not exist yet, so the engine knows no output the cloud
-     * computes (ARNs, URLs, IDs, image refs): each is unknown, as in a brand-new stack's first
-     * preview. Without it a preview sees the outputs an earlier update stored.
-     * @default false
-     */
-    newStack?: boolean;
-    overrides?: Record<string, string>;
-    /** The registry the program's images live in. @default an empty fake ECR */
-    registry?: FakeRegistry;
-    /** The ECS the rollout check reads. @default a completed rollout (`completedRolloutEcs`) */
-    ecs?: () => MockedEcs;
-  } = {},
-): Promise<ProgramRun> {
+export function runProgram(options: RunOptions = {}): Promise<ProgramRun> {
+  if (options.registry !== undefined || options.ecs !== undefined) return runAfresh(options);
+  const stack = options.stack ?? "dev";
+  const config = { ...readStackConfig(options.configFrom ?? stack), ...options.overrides };
+  const key = JSON.stringify([
+    stack,
+    options.preview ?? false,
+    options.newStack ?? false,
+    Object.entries(config).sort(([a], [b]) => a.localeCompare(b)),
+  ]);
+  let run = sharedRuns.get(key);
+  if (run === undefined) {
+    run = runAfresh(options).then(frozen);
+    sharedRuns.set(key, run);
+    // A failed run is not kept: its error carries what was registered, for that test alone.
+    run.catch(() => sharedRuns.delete(key));
+  }
+  return run;
+}
+
+/** `run` with its recorded resources, outputs and logs deeply frozen. */
+function frozen(run: ProgramRun): ProgramRun {
+  const freeze = (value: unknown): void => {
+    if (value === null || typeof value !== "object" || Object.isFrozen(value)) return;
+    const prototype: unknown = Object.getPrototypeOf(value);
+    // Plain data only: Pulumi's own objects (such as its `unknown`) stay as they are.
+    if (!Array.isArray(value) && prototype !== Object.prototype && prototype !== null) return;
+    Object.freeze(value);
+    for (const child of Object.values(value)) freeze(child);
+  };
+  freeze(run.resources);
+  freeze(run.outputs);
+  freeze(run.warnings);
+  freeze(run.infos);
+  return run;
+}
+
+/**
+ * Pulumi takes a stack trace for every resource and every promise it makes (source positions and
+ * promise-leak diagnostics, which the mocks never read); formatting them through tsx's source maps
+ * was three quarters of a run's CPU. So errors made while the program runs carry their message
+ * but no stack frames; `AURA_TEST_STACKS=1 npm test` keeps the frames, for debugging a run.
+ */
+let runsUnderway = 0;
+let stackTraceLimit = Error.stackTraceLimit;
+
+async function runAfresh(options: RunOptions): Promise<ProgramRun> {
+  if (process.env.AURA_TEST_STACKS === "1") return recordRun(options);
+  // Counted, so that runs awaited together restore the limit only when the last one ends.
+  if (runsUnderway++ === 0) {
+    stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+  }
+  try {
+    return await recordRun(options);
+  } finally {
+    if (--runsUnderway === 0) Error.stackTraceLimit = stackTraceLimit;
+  }
+}
+
+async function recordRun(options: RunOptions): Promise<ProgramRun> {
   const registry = options.registry ?? fakeEcr();
   const stack = options.stack ?? "dev";
   const config = { ...readStackConfig(options.configFrom ?? stack), ...options.overrides };
