@@ -117,6 +117,8 @@ export interface RunOptions {
   readonly volume?: string;
   /** The label cleanup finds the container by (default: TEST_LABEL). */
   readonly label?: string;
+  /** The container's network (default: host, the task's shared 127.0.0.1 on the host's ports). */
+  readonly network?: "host" | "none";
   /** More `docker run` arguments, before the image (e.g. `--volume` bind mounts). */
   readonly dockerArgs?: readonly string[];
 }
@@ -132,7 +134,7 @@ export function runContainer(name: ContainerName, options: RunOptions = {}): str
   Object.assign(env, options.env ?? {});
 
   const args = ["run", "--detach", "--name", options.container ?? CONTAINERS[name]];
-  args.push("--network", "host", "--label", options.label ?? TEST_LABEL);
+  args.push("--network", options.network ?? "host", "--label", options.label ?? TEST_LABEL);
   if (name === "databases") {
     args.push("--volume", `${options.volume ?? DATA_VOLUME}:/var/lib/aura`);
   } else {

@@ -4,7 +4,8 @@
  * /usr/bin: MongoDB's repository is unreachable from this machine, so the image is built
  * without it. The stand-ins record every call (arguments, uid, MONGO_* variables), and these
  * tests assert the exact commands. What this does NOT prove, because no real MongoDB ran, is
- * listed in the README ("What never ran against a real MongoDB").
+ * listed in the README ("What never ran against a real MongoDB"). The containers run with no
+ * network of their own (their own loopback only): these tests need none of the task's ports.
  */
 import { strict as assert } from "assert";
 import * as fs from "fs";
@@ -148,7 +149,7 @@ describe("the databases image's MongoDB paths, against stand-in mongod and mongo
   after(() => fs.rmSync(record, { recursive: true, force: true }));
 
   it("killed while the user is set in a first start: no password in ps, and the next start discards and redoes it", async () => {
-    await startPausedAt("mongodb-user", { volume: VOLUME, dockerArgs: mounts });
+    await startPausedAt("mongodb-user", { volume: VOLUME, dockerArgs: mounts, network: "none" });
     assertNoSecret(
       processList(),
       Object.values(SECRETS),
@@ -163,7 +164,7 @@ describe("the databases image's MongoDB paths, against stand-in mongod and mongo
     fs.rmSync(path.join(record, "user-exists"));
     fs.rmSync(callsFile);
 
-    const started = startDatabases({ volume: VOLUME, dockerArgs: mounts });
+    const started = startDatabases({ volume: VOLUME, dockerArgs: mounts, network: "none" });
     await healthyWithinBudget(started);
     const output = databasesLog();
     assert.match(
@@ -235,6 +236,7 @@ describe("the databases image's MongoDB paths, against stand-in mongod and mongo
     const started = startDatabases({
       volume: VOLUME,
       dockerArgs: mounts,
+      network: "none",
       env: { MONGO_PASSWORD: NEW_PASSWORD },
     });
     await healthyWithinBudget(started);
@@ -266,7 +268,7 @@ describe("the databases image's MongoDB paths, against stand-in mongod and mongo
       "-c",
       "mkdir -p /var/lib/aura/postgres && echo 15 > /var/lib/aura/postgres/PG_VERSION",
     );
-    startDatabases({ volume: foreign });
+    startDatabases({ volume: foreign, network: "none" });
     assert.equal(docker("wait", DB), "1");
     assert.match(
       databasesLog(),

@@ -57,6 +57,7 @@ export interface DatabasesStart {
   readonly volume: string;
   readonly env?: Readonly<Record<string, string>>;
   readonly dockerArgs?: readonly string[];
+  readonly network?: "host" | "none";
 }
 
 /** Replaces the suite's databases container by a new one on `volume`, as a new task would. */
@@ -72,6 +73,7 @@ export function startDatabases(start: DatabasesStart): number {
     volume: start.volume,
     env: start.env,
     dockerArgs: start.dockerArgs,
+    network: start.network,
   });
   return Date.now();
 }
