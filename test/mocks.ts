@@ -268,7 +268,7 @@ const sharedRuns = new Map<string, Promise<ProgramRun>>();
  * worker by the object it is asked with is that earlier run (see `sharedRuns`).
  */
 export function runProgram(options: RunOptions = {}): Promise<ProgramRun> {
-  if (options.registry !== undefined || options.ecs !== undefined) return runAfresh(options);
+  if (options.registry !== undefined || options.ecs !== undefined) return runProgramAfresh(options);
   const stack = options.stack ?? "dev";
   const config = { ...readStackConfig(options.configFrom ?? stack), ...options.overrides };
   const key = JSON.stringify([
@@ -279,7 +279,7 @@ export function runProgram(options: RunOptions = {}): Promise<ProgramRun> {
   ]);
   let run = sharedRuns.get(key);
   if (run === undefined) {
-    run = runAfresh(options).then(frozen);
+    run = runProgramAfresh(options).then(frozen);
     sharedRuns.set(key, run);
     // A failed run is not kept: its error carries what was registered, for that test alone.
     run.catch(() => sharedRuns.delete(key));
@@ -313,7 +313,8 @@ function frozen(run: ProgramRun): ProgramRun {
 let runsUnderway = 0;
 let stackTraceLimit = Error.stackTraceLimit;
 
-async function runAfresh(options: RunOptions): Promise<ProgramRun> {
+/** A run of its own, never shared (`npm run bench` times these). */
+export async function runProgramAfresh(options: RunOptions = {}): Promise<ProgramRun> {
   if (process.env.AURA_TEST_STACKS === "1") return recordRun(options);
   // Counted, so that runs awaited together restore the limit only when the last one ends.
   if (runsUnderway++ === 0) {
