@@ -85,7 +85,7 @@ const ROWS: readonly Row[] = [
     expected: {
       cause: "wrong-platform",
       containers: ["service-desk-host"],
-      mentions: ["has no the task's platform variant"],
+      mentions: ["has no variant for the platform the task runs on (ECS did not print which)"],
     },
   },
   {

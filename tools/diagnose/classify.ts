@@ -310,11 +310,12 @@ function failure(
 
 function classifyPlatform(message: string, containers: string[]): StopDiagnosis {
   const platform = PLATFORM_NAME.exec(message)?.[1]?.toLowerCase();
-  const which = platform ?? "the task's platform";
   return failure(
     "wrong-platform",
     containers,
-    `The image of ${list(containers)} has no ${which} variant, the platform the task runs on.`,
+    platform !== undefined
+      ? `The image of ${list(containers)} has no ${platform} variant, the platform the task runs on.`
+      : `The image of ${list(containers)} has no variant for the platform the task runs on (ECS did not print which).`,
     `Build and push the image for ${platform ?? "the task's runtimePlatform"} (docker buildx --platform ${platform ?? "linux/amd64"}), or leave aura:<container>.image unset so the program builds it for aura:platform, then run pulumi up.`,
   );
 }
