@@ -61,7 +61,7 @@ export const PROBE_WITH_MEMORY = "/usr/local/bin/aura-probe";
 
 /**
  * Seconds the probe's own `--timeout` must leave inside ECS's `timeout`: enough to start Python,
- * kill the check's process group and write its state on a loaded 0.25 vCPU task. A check killed
+ * kill the check's process group and write its state on a busy task. A check killed
  * by ECS instead would count as a failure whatever the window says.
  */
 export const PROBE_TIMEOUT_MARGIN = 2;
@@ -93,13 +93,18 @@ export function probeWithMemory(
   ];
 }
 
+/** Whether `program` is aura-probe, by full path or by name on PATH. */
+export function isProbeWithMemory(program: string): boolean {
+  return program === "aura-probe" || program.endsWith("/aura-probe");
+}
+
 /**
  * The probe's settings when `command` runs `aura-probe` (exec form), undefined when it does not;
  * a string naming what is wrong when it runs it with flags it does not take.
  */
 export function probeMemoryOf(command: readonly string[]): ProbeMemory | string | undefined {
   const [kind, program, ...args] = command;
-  if (kind !== "CMD" || typeof program !== "string" || !program.endsWith("/aura-probe")) {
+  if (kind !== "CMD" || typeof program !== "string" || !isProbeWithMemory(program)) {
     return undefined;
   }
   const flags = new Map<string, string>();

@@ -11,6 +11,7 @@ import {
   HealthCheckTimeline,
   ToleranceFloors,
   healthCheckTimeline,
+  isProbeWithMemory,
   toleranceFloors,
 } from "./healthCheck";
 import {
@@ -185,8 +186,7 @@ function floorFindings(
   const findings: Finding[] = [];
   const key = `aura:${name}`;
   const floors = floorsFor(name);
-  const wrapped =
-    timeline.degradedWindow > 0 || command.some((part) => part.endsWith("/aura-probe"));
+  const wrapped = timeline.degradedWindow > 0 || command.some(isProbeWithMemory);
   const window = wrapped
     ? `the --window of aura-probe in ${key}.command`
     : `a degraded window (wrap ${key}.command's check in aura-probe, see the README)`;

@@ -172,6 +172,17 @@ describe("health-check policy", () => {
       );
     });
 
+    it("knows aura-probe by its name on PATH too", () => {
+      assert.deepEqual(
+        probeMemoryOf(["CMD", "aura-probe", "--window", "1", "--timeout", "2", "--", "true"]),
+        {
+          window: 1,
+          timeout: 2,
+          check: ["true"],
+        },
+      );
+    });
+
     it("is undefined for a command that does not run aura-probe", () => {
       assert.equal(probeMemoryOf(appHealthCheckCommand(8000)), undefined);
       assert.equal(
