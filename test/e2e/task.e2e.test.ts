@@ -332,10 +332,13 @@ async function declareTests(): Promise<void> {
 
     describe("a databases container slower than its startTimeout", () => {
       it("the apps never start (exit 143, the agent's dependency error) and the task stops: 'Essential container in task exited'", async () => {
-        // The default check probes first at 5 s; startTimeout 2 s (Fargate's minimum) runs out
-        // before any probe can pass.
+        // With interval 30 s the first probe runs at 30 s; startTimeout 10 s runs out before any
+        // probe can pass. (The default 5 s interval would pass a probe at 10 s; a shorter
+        // startTimeout would stop the databases in the middle of their first initialisation.)
         await waitForFreePorts();
-        const result = await start("start-timeout", { databases: { startTimeout: 2 } }).done;
+        const result = await start("start-timeout", {
+          databases: { startTimeout: 10, interval: 30 },
+        }).done;
         console.log(formatSummary(result));
         assert.equal(result.stoppedReason, STOPPED_REASONS.essentialContainerExited);
         const byName = new Map(result.containers.map((c) => [c.name, c]));
@@ -357,7 +360,7 @@ async function declareTests(): Promise<void> {
           (e) => e.type === "container" && e.exitCode === 143,
         )!.at;
         assert.ok(
-          failedAt - databases.startedAt! >= 2_000 && failedAt - databases.startedAt! < 3_000,
+          failedAt - databases.startedAt! >= 10_000 && failedAt - databases.startedAt! < 11_000,
         );
       });
     });
