@@ -177,7 +177,7 @@ describe("api-gateway", () => {
       const db = CONTAINERS.databases;
       const before = [
         docker("inspect", "--format", "{{.State.StartedAt}}", db),
-        docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/postmaster.pid"),
+        docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/data/postmaster.pid"),
       ];
       const rotated = `${API_KEYS[1]},test-api-key-three-0123456789abcdef`;
       const restart = async (keys: string) => {
@@ -201,7 +201,7 @@ describe("api-gateway", () => {
       assert.deepEqual(
         [
           docker("inspect", "--format", "{{.State.StartedAt}}", db),
-          docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/postmaster.pid"),
+          docker("exec", db, "head", "-n1", "/var/lib/aura/postgres/data/postmaster.pid"),
         ],
         before,
       );

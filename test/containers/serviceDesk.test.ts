@@ -300,7 +300,7 @@ describe("service-desk-host", () => {
   it("keeps answering through a PostgreSQL restart: not one failed request under load", async function () {
     this.timeout(120_000);
     const db = CONTAINERS.databases;
-    const pidFile = "/var/lib/aura/postgres/postmaster.pid";
+    const pidFile = "/var/lib/aura/postgres/data/postmaster.pid";
     const postmaster = docker("exec", db, "head", "-n1", pidFile);
     const restarted = () =>
       docker("exec", db, "sh", "-c", `head -n1 ${pidFile} 2>/dev/null || true`) !== postmaster;
