@@ -1,7 +1,7 @@
 /**
  * The Aura CrossGuard policies, one exported object each so tests can call them without the
- * Pulumi CLI. Every rule stops a cause of the original ECS restart loop (see
- * ../../shared/DESIGN.md) before deploy; ranges and sizes come from ../lib, the same functions
+ * Pulumi CLI. Every rule stops a cause of the original ECS restart loop (the README's "The
+ * failure it prevents") before deploy; ranges and sizes come from ../lib, the same functions
  * the program uses, so the pack and the program cannot disagree.
  *
  * Policies check `args.type` instead of using `validateResourceOfType(aws.ecs.TaskDefinition,
