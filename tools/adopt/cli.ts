@@ -19,7 +19,7 @@ import { ECSClient } from "@aws-sdk/client-ecs";
 import { CloudWatchLogsClient } from "@aws-sdk/client-cloudwatch-logs";
 import { AuraConfig, parseAuraConfig } from "../../lib/config";
 import { PROJECT_DIR, readStackConfig } from "../../lib/stackFile";
-import { stacksIn } from "../diagnose/cli";
+import { requireStack, UsageError } from "../diagnose/cli";
 import { AwsClients, CheckError, Finding, checkTwins } from "./check";
 import { Twin, importFile, twins, urnOfRow } from "./plan";
 
@@ -56,8 +56,6 @@ export const processEnvironment: AdoptEnvironment = {
   stderr: (text) => process.stderr.write(text),
 };
 
-class UsageError extends Error {}
-
 interface Options {
   readonly stack: string;
   readonly config: AuraConfig;
@@ -83,21 +81,10 @@ function parseOptions(argv: readonly string[], environment: AdoptEnvironment): O
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${USAGE}`);
   }
-  const stacks = stacksIn(environment.projectDir);
-  const allowed = stacks.length > 0 ? stacks.join(", ") : "none (no Pulumi.<stack>.yaml found)";
-  if (values.stack === undefined) {
-    throw new UsageError(
-      `--stack is required: stacks found as Pulumi.<stack>.yaml: ${allowed}\n${USAGE}`,
-    );
-  }
-  if (!stacks.includes(values.stack)) {
-    throw new UsageError(
-      `--stack ${values.stack} has no Pulumi.${values.stack}.yaml: stacks found: ${allowed}`,
-    );
-  }
+  const stack = requireStack(values.stack, environment.projectDir, USAGE);
   let config: AuraConfig;
   try {
-    config = parseAuraConfig(readStackConfig(values.stack, environment.projectDir), values.stack);
+    config = parseAuraConfig(readStackConfig(stack, environment.projectDir), stack);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -108,15 +95,15 @@ function parseOptions(argv: readonly string[], environment: AdoptEnvironment): O
     environment.env.AWS_DEFAULT_REGION;
   if (region === undefined || region === "") {
     throw new UsageError(
-      `No AWS region for stack ${values.stack}: set aws:region in Pulumi.${values.stack}.yaml or pass --region`,
+      `No AWS region for stack ${stack}: set aws:region in Pulumi.${stack}.yaml or pass --region`,
     );
   }
   return {
-    stack: values.stack,
+    stack: stack,
     config,
     region,
     check: values.check ?? false,
-    out: path.resolve(environment.cwd, values.out ?? `adopt-${values.stack}.json`),
+    out: path.resolve(environment.cwd, values.out ?? `adopt-${stack}.json`),
   };
 }
 

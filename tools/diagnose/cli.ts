@@ -42,7 +42,7 @@ export const processEnvironment: DiagnoseEnvironment = {
 };
 
 /** A mistake the user can fix: reported on stderr without a stack trace, exit code 2. */
-class UsageError extends Error {}
+export class UsageError extends Error {}
 
 /** The stacks that have a `Pulumi.<stack>.yaml` next to `Pulumi.yaml`. */
 export function stacksIn(projectDir: string): string[] {
@@ -51,6 +51,21 @@ export function stacksIn(projectDir: string): string[] {
     .map((file) => /^Pulumi\.(.+)\.yaml$/.exec(file)?.[1])
     .filter((stack): stack is string => stack !== undefined)
     .sort();
+}
+
+/** The `--stack` given, when it has a `Pulumi.<stack>.yaml`; else a UsageError listing those that do. */
+export function requireStack(stack: string | undefined, projectDir: string, usage: string): string {
+  const stacks = stacksIn(projectDir);
+  const allowed = stacks.length > 0 ? stacks.join(", ") : "none (no Pulumi.<stack>.yaml found)";
+  if (stack === undefined) {
+    throw new UsageError(
+      `--stack is required: stacks found as Pulumi.<stack>.yaml: ${allowed}\n${usage}`,
+    );
+  }
+  if (!stacks.includes(stack)) {
+    throw new UsageError(`--stack ${stack} has no Pulumi.${stack}.yaml: stacks found: ${allowed}`);
+  }
+  return stack;
 }
 
 function wholeNumber(
@@ -96,23 +111,12 @@ function parseOptions(argv: readonly string[], environment: DiagnoseEnvironment)
   } catch (error) {
     throw new UsageError(`${(error as Error).message}\n${USAGE}`);
   }
-  const stacks = stacksIn(environment.projectDir);
-  const allowed = stacks.length > 0 ? stacks.join(", ") : "none (no Pulumi.<stack>.yaml found)";
-  if (values.stack === undefined) {
-    throw new UsageError(
-      `--stack is required: stacks found as Pulumi.<stack>.yaml: ${allowed}\n${USAGE}`,
-    );
-  }
-  if (!stacks.includes(values.stack)) {
-    throw new UsageError(
-      `--stack ${values.stack} has no Pulumi.${values.stack}.yaml: stacks found: ${allowed}`,
-    );
-  }
+  const stack = requireStack(values.stack, environment.projectDir, USAGE);
   let config: Record<string, string>;
   try {
-    config = readStackConfig(values.stack, environment.projectDir);
+    config = readStackConfig(stack, environment.projectDir);
   } catch (error) {
-    throw new UsageError(`Cannot read Pulumi.${values.stack}.yaml: ${(error as Error).message}`);
+    throw new UsageError(`Cannot read Pulumi.${stack}.yaml: ${(error as Error).message}`);
   }
   const region =
     values.region ??
@@ -121,11 +125,11 @@ function parseOptions(argv: readonly string[], environment: DiagnoseEnvironment)
     environment.env.AWS_DEFAULT_REGION;
   if (region === undefined || region === "") {
     throw new UsageError(
-      `No AWS region for stack ${values.stack}: set aws:region in Pulumi.${values.stack}.yaml or pass --region`,
+      `No AWS region for stack ${stack}: set aws:region in Pulumi.${stack}.yaml or pass --region`,
     );
   }
   return {
-    stack: values.stack,
+    stack: stack,
     region,
     limit: wholeNumber("limit", values.limit, 1, 100, DEFAULT_LIMIT),
     logLines: wholeNumber("logs", values.logs, 0, 100, DEFAULT_LOG_LINES),
