@@ -22,6 +22,8 @@ import { formatSummary } from "../../local/view";
 import { STACK_VOLUME_LABEL, removeStackVolumes, stackStorage } from "../../local/volumes";
 import {
   GATEWAY,
+  requestHeaders,
+  useApiKeyFrom,
   MINUTE,
   RESULTS_DIR,
   logLines,
@@ -63,7 +65,7 @@ interface Ticket {
 async function http<T>(method: string, url: string, body?: unknown): Promise<[number, T, Headers]> {
   const response = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: requestHeaders(url, body !== undefined),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return [response.status, (await response.json()) as T, response.headers];
@@ -127,6 +129,7 @@ function declareTests(): void {
       secrets = loadLocalSecrets(
         path.join(fs.mkdtempSync(path.join(os.tmpdir(), "aura-e2e-")), "local.env"),
       );
+      useApiKeyFrom(secrets.values);
       await removeLeftoverContainers(docker);
       // --fresh-data: the first task must initialise the databases, or the test proves nothing.
       await removeStackVolumes(docker, STACK);

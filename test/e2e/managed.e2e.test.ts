@@ -21,6 +21,8 @@ import { RunningTask, TaskEvent, startTask } from "../../local/task";
 import { removeStackVolumes } from "../../local/volumes";
 import {
   GATEWAY,
+  requestHeaders,
+  useApiKeyFrom,
   MINUTE,
   RESULTS_DIR,
   progress,
@@ -41,7 +43,7 @@ interface Ticket {
 async function http<T>(method: string, url: string, body?: unknown): Promise<[number, T, Headers]> {
   const response = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: requestHeaders(url, body !== undefined),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return [response.status, (await response.json()) as T, response.headers];
@@ -102,6 +104,7 @@ function declareTests(): void {
       secrets = loadLocalSecrets(
         path.join(fs.mkdtempSync(path.join(os.tmpdir(), "aura-e2e-managed-")), "local.env"),
       );
+      useApiKeyFrom(secrets.values);
       await removeLeftoverContainers(docker);
       await removeStackVolumes(docker, VOLUME_STACK);
       await waitForFreePorts();

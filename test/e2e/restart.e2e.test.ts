@@ -33,6 +33,8 @@ import { formatSummary } from "../../local/view";
 import { removeStackVolumes, stackStorage } from "../../local/volumes";
 import {
   GATEWAY,
+  requestHeaders,
+  useApiKeyFrom,
   MINUTE,
   RESULTS_DIR,
   progress,
@@ -54,7 +56,7 @@ interface Ticket {
 async function json<T>(method: string, url: string, body?: unknown): Promise<[number, T]> {
   const response = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: requestHeaders(url, body !== undefined),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   return [response.status, (await response.json()) as T];
@@ -100,6 +102,7 @@ function declareTests(): void {
       const secrets = loadLocalSecrets(
         path.join(fs.mkdtempSync(path.join(os.tmpdir(), "aura-e2e-")), "local.env"),
       );
+      useApiKeyFrom(secrets.values);
       await removeLeftoverContainers(docker);
       // Fresh databases: they are initialised with this run's passwords.
       await removeStackVolumes(docker, STACK);

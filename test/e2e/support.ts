@@ -9,6 +9,24 @@ import { formatEvent } from "../../local/view";
 
 export const RESULTS_DIR = path.join(PROJECT_DIR, "test-results");
 export const GATEWAY = "http://127.0.0.1:8000/api/service-desk";
+
+/** The key every `/api/...` request through the gateway sends, from the run's `local.env`. */
+let apiKey: string | undefined;
+
+/** Sends the first of `values`' AURA_API_KEYS with each request to GATEWAY from now on. */
+export function useApiKeyFrom(values: ReadonlyMap<string, string>): void {
+  apiKey = values.get("AURA_API_KEYS")?.split(",")[0];
+}
+
+/** The headers of a request to `url`: the API key for the gateway's API, JSON for a body. */
+export function requestHeaders(url: string, withBody: boolean): Record<string, string> {
+  return {
+    ...(apiKey !== undefined && url.startsWith(GATEWAY)
+      ? { authorization: `Bearer ${apiKey}` }
+      : {}),
+    ...(withBody ? { "content-type": "application/json" } : {}),
+  };
+}
 export const MINUTE = 60_000;
 
 /** Writes every event of a task to test-results/e2e-<label>.log and prints its state changes. */

@@ -37,6 +37,8 @@ import {
 import { formatService, formatSummary } from "../../local/view";
 import {
   GATEWAY,
+  requestHeaders,
+  useApiKeyFrom,
   MINUTE,
   RESULTS_DIR,
   logLines,
@@ -104,7 +106,7 @@ async function http(
 ): Promise<{ status: number; json: Answer }> {
   const response = await fetch(url, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    headers: requestHeaders(url, body !== undefined),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();
@@ -118,6 +120,7 @@ async function declareTests(): Promise<void> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const secretsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "aura-e2e-")), "local.env");
   const secrets = loadLocalSecrets(secretsFile);
+  useApiKeyFrom(secrets.values);
 
   function start(label: string, overrides: ContainerOverrides = {}): RunningTask {
     const definitions = localDefinitions(localConfig("dev", overrides), LOCAL_IMAGES);
