@@ -113,6 +113,9 @@ function declareTests(): void {
   }
 
   describe("durable databases on the real engine (e2e): aura:storage efs", function () {
+    // Each file runs its own gateway with its own keys; the module shares one "current" key.
+
+    beforeEach(() => useApiKeyFrom(secrets.values));
     this.timeout(20 * MINUTE);
     let first: RunningTask | undefined;
     let second: RunningTask | undefined;
@@ -129,7 +132,6 @@ function declareTests(): void {
       secrets = loadLocalSecrets(
         path.join(fs.mkdtempSync(path.join(os.tmpdir(), "aura-e2e-")), "local.env"),
       );
-      useApiKeyFrom(secrets.values);
       await removeLeftoverContainers(docker);
       // --fresh-data: the first task must initialise the databases, or the test proves nothing.
       await removeStackVolumes(docker, STACK);

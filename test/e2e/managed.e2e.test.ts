@@ -90,6 +90,9 @@ function declareTests(): void {
     });
 
   describe("managed databases on the real engine (e2e): apps against an endpoint, TLS aside", function () {
+    // Each file runs its own gateway with its own keys; the module shares one "current" key.
+
+    beforeEach(() => useApiKeyFrom(secrets.values));
     this.timeout(20 * MINUTE);
     let endpoint: RunningTask | undefined;
     let first: RunningTask | undefined;
@@ -104,7 +107,6 @@ function declareTests(): void {
       secrets = loadLocalSecrets(
         path.join(fs.mkdtempSync(path.join(os.tmpdir(), "aura-e2e-managed-")), "local.env"),
       );
-      useApiKeyFrom(secrets.values);
       await removeLeftoverContainers(docker);
       await removeStackVolumes(docker, VOLUME_STACK);
       await waitForFreePorts();

@@ -120,7 +120,6 @@ async function declareTests(): Promise<void> {
   fs.mkdirSync(RESULTS_DIR, { recursive: true });
   const secretsFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "aura-e2e-")), "local.env");
   const secrets = loadLocalSecrets(secretsFile);
-  useApiKeyFrom(secrets.values);
 
   function start(label: string, overrides: ContainerOverrides = {}): RunningTask {
     const definitions = localDefinitions(localConfig("dev", overrides), LOCAL_IMAGES);
@@ -134,6 +133,9 @@ async function declareTests(): Promise<void> {
   }
 
   describe("local runner on the real engine (e2e)", function () {
+    // Each file runs its own gateway with its own keys; the module shares one "current" key.
+
+    beforeEach(() => useApiKeyFrom(secrets.values));
     this.timeout(20 * MINUTE);
 
     before(async () => {
